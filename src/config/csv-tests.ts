@@ -1,0 +1,82 @@
+import { parse } from 'csv-parse/sync';
+import { MODEL_GRADED_ASSERTIONS, OTHER_PROMPTFOO_ASSERTIONS, SUPPORTED_ASSERTIONS } from './assertion-types.ts';
+import { ConfigError } from './errors.ts';
+import type { RawAssertion, RawTest, RawTestValue } from './tests.ts';
+import type { ConfigWarning, SourceLocation } from './types.ts';
+import type { YamlSource } from './yaml-source.ts';
+
+/**
+ * Reads a promptfoo tests CSV: each column is a var, except the special ones: `__expected`, `__expected1..n`
+ * (an assertion written `type:value`), `__description`, `__threshold`, `__metric`, and `__metadata:name`
+ * (`__metadata:name[]` for a comma-separated list where `\,` is a literal comma).
+ */
+export function readCsvTests(text: string, file: string, warnings: ConfigWarning[]): RawTest[] {
+  let records: { record: Record<string, string>; info: { lines: number } }[];
+  try {
+    records = parse(text, { columns: true, bom: true, skip_empty_lines: true, info: true, relax_quotes: true, trim: false });
+  } catch (err) {
+    const e = err as Error & { lines?: number };
+    throw new ConfigError([{ message: `invalid CSV: ${e.message}`, location: { file, line: e.lines ?? 1, column: 1 } }]);
+  }
+  const warned = new Set<string>();
+  return records.map(({ record, info }) => {
+    const location: SourceLocation = { file, line: info.lines, column: 1 };
+    const value: RawTestValue = { vars: {}, assert: [], metadata: {} };
+    let metric: string | undefined;
+    for (const [column, cell] of Object.entries(record)) {
+      if (!column.startsWith('__')) value.vars![column] = cell;
+      else if (/^__expected\d*$/.test(column)) {
+        if (cell.trim()) value.assert!.push(assertionFromString(cell));
+      } else if (column === '__description') value.description = cell;
+      else if (column === '__threshold') value.threshold = cell.trim() ? Number(cell) : undefined;
+      else if (column === '__metric') metric = cell || undefined;
+      else if (column.startsWith('__metadata:')) {
+        const name = column.slice('__metadata:'.length);
+        if (name.endsWith('[]')) value.metadata![name.slice(0, -2)] = splitList(cell);
+        else value.metadata![name] = cell;
+      } else if (!warned.has(column)) {
+        warned.add(column);
+        warnings.push({ message: `CSV column '${column}' is not supported and is ignored`, location: { file, line: 1, column: 1 } });
+      }
+    }
+    if (metric) value.assert = value.assert!.map((a) => ({ ...a, metric }));
+    if (value.threshold !== undefined && Number.isNaN(value.threshold)) {
+      throw new ConfigError([{ message: `__threshold must be a number, not '${record.__threshold}'`, location }]);
+    }
+    return { value, source: fixedSource(file, location), path: [] };
+  });
+}
+
+/**
+ * promptfoo's short form of an assertion: `type:value`, `not-type:value`, `type(threshold):value`;
+ * `fn:` and `eval:` are javascript, `grade:` is llm-rubric; anything else is an `equals` of the whole cell.
+ */
+export function assertionFromString(cell: string): RawAssertion {
+  if (cell.startsWith('fn:') || cell.startsWith('eval:')) return { type: 'javascript', value: cell.slice(cell.indexOf(':') + 1).trim() };
+  if (cell.startsWith('grade:')) return { type: 'llm-rubric', value: cell.slice(6).trim() };
+  const match = /^(not-)?([a-z][a-z0-9-]*)(?:\((\d+(?:\.\d+)?)\))?(?::([\s\S]*))?$/.exec(cell);
+  if (!match || !KNOWN_TYPES.includes(match[2]) || (match[4] === undefined && !['is-json', 'contains-json'].includes(match[2]))) {
+    return { type: 'equals', value: cell };
+  }
+  const [, not = '', type, threshold, rest] = match;
+  const listTypes = ['contains-any', 'contains-all', 'icontains-any', 'icontains-all'];
+  const value = rest === undefined ? undefined : listTypes.includes(type) ? splitList(rest.trim()) : rest.trim();
+  return {
+    type: `${not}${type}`,
+    ...(value !== undefined ? { value } : {}),
+    ...(threshold !== undefined ? { threshold: Number(threshold) } : {}),
+  };
+}
+
+const KNOWN_TYPES: string[] = [...SUPPORTED_ASSERTIONS, ...MODEL_GRADED_ASSERTIONS, ...OTHER_PROMPTFOO_ASSERTIONS];
+
+function splitList(cell: string): string[] {
+  return cell
+    .split(/(?<!\\),/)
+    .map((s) => s.replace(/\\,/g, ',').trim())
+    .filter((s) => s.length > 0);
+}
+
+function fixedSource(file: string, location: SourceLocation): YamlSource {
+  return { file, value: undefined, locate: () => location, locateKey: () => location };
+}

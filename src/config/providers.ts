@@ -1,0 +1,79 @@
+import { ConfigError, keyPathString, type ConfigIssue } from './errors.ts';
+import type { ProviderSpec } from './types.ts';
+import type { YamlSource } from './yaml-source.ts';
+
+type RawProvider = string | { id: string; label?: string; config?: Record<string, unknown>; prompts?: string[] };
+
+/** promptfoo provider options that configure the client, not the request body. */
+const CLIENT_OPTIONS = ['apiKey', 'apiKeyEnvar', 'apiHost', 'apiBaseUrl', 'organization', 'headers', 'cost', 'showThinking', 'functionToolCallbacks', 'maxRetries'];
+
+const OTHER_PROVIDERS = ['anthropic', 'vertex', 'google', 'gemini', 'bedrock', 'azure', 'ollama', 'mistral', 'groq', 'replicate', 'huggingface', 'cohere', 'http', 'exec', 'python', 'file', 'echo', 'openrouter', 'perplexity', 'togetherai', 'fireworks', 'deepseek', 'xai'];
+
+export function loadProviders(source: YamlSource, raw: RawProvider | RawProvider[]): ProviderSpec[] {
+  const list = Array.isArray(raw) ? raw : [raw];
+  const issues: ConfigIssue[] = [];
+  const specs: ProviderSpec[] = [];
+  list.forEach((entry, i) => {
+    const path = Array.isArray(raw) ? ['providers', i] : ['providers'];
+    const keyPath = keyPathString(path);
+    const location = source.locate(path);
+    const item = typeof entry === 'string' ? { id: entry } : entry;
+    const parsed = parseProviderId(item.id);
+    if ('error' in parsed) {
+      issues.push({ message: parsed.error, location: source.locate(typeof entry === 'string' ? path : [...path, 'id']), keyPath });
+      return;
+    }
+    const config = { ...(item.config ?? {}) };
+    const baseURL = typeof config.apiBaseUrl === 'string' ? config.apiBaseUrl : undefined;
+    const passthrough = isRecord(config.passthrough) ? config.passthrough : {};
+    const params = Object.fromEntries(
+      Object.entries(config).filter(([k]) => !CLIENT_OPTIONS.includes(k) && k !== 'passthrough'),
+    );
+    specs.push({
+      id: item.id,
+      provider: parsed.provider,
+      model: parsed.model,
+      label: item.label ?? item.id,
+      params: { ...params, ...passthrough },
+      baseURL,
+      prompts: item.prompts,
+      location,
+    });
+  });
+
+  const seen = new Map<string, ProviderSpec>();
+  for (const spec of specs) {
+    if (seen.has(spec.label)) {
+      issues.push({
+        message: `two providers are both named '${spec.label}': give them distinct labels`,
+        location: spec.location,
+        keyPath: 'providers',
+      });
+    }
+    seen.set(spec.label, spec);
+  }
+  if (issues.length) throw new ConfigError(issues);
+  return specs;
+}
+
+export function parseProviderId(id: string): { provider: 'openai'; model: string } | { error: string } {
+  const [name, ...rest] = id.split(':');
+  if (name === 'openai') {
+    if (rest.length === 2 && rest[0] === 'chat' && rest[1]) return { provider: 'openai', model: rest[1] };
+    if (rest.length === 1 && rest[0] && !['chat', 'responses', 'embedding', 'embeddings', 'completion'].includes(rest[0])) {
+      return { provider: 'openai', model: rest[0] };
+    }
+    if (['responses', 'embedding', 'embeddings', 'completion', 'assistant', 'realtime'].includes(rest[0])) {
+      return { error: `provider '${id}': the OpenAI ${rest[0]} API is not supported yet; use openai:<model> or openai:chat:<model>` };
+    }
+    return { error: `provider '${id}' names no model; write openai:<model> or openai:chat:<model>` };
+  }
+  if (OTHER_PROVIDERS.includes(name)) {
+    return { error: `provider '${id}': the ${name} provider is not supported yet (supported: openai:<model>, openai:chat:<model>)` };
+  }
+  return { error: `unknown provider '${id}' (supported: openai:<model>, openai:chat:<model>)` };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,141 @@
+import { SUPPORTED_ASSERTIONS } from './assertion-types.ts';
+
+/**
+ * JSON Schema of the eval YAML: the promptfoo subset batch-evals runs, plus its own keys (`threshold`,
+ * `pricing`). `npm run build` writes it to schema/batch-evals.schema.json for editors.
+ */
+const assertionTypes = SUPPORTED_ASSERTIONS.flatMap((t) => [t, `not-${t}`]);
+
+const stringMap = { type: 'object', additionalProperties: true } as const;
+
+export const schema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://batch-evals.dev/schema/batch-evals.schema.json',
+  title: 'batch-evals eval suite',
+  description: 'An eval suite in the promptfoo format (supported subset) run through provider batch APIs.',
+  type: 'object',
+  required: ['prompts', 'providers'],
+  additionalProperties: false,
+  properties: {
+    description: { type: 'string', description: 'What the suite checks; shown in the report.' },
+    prompts: {
+      description: 'Prompts: strings, chat-message lists, file:// references, or {id, label} objects.',
+      oneOf: [{ type: 'string' }, { type: 'array', minItems: 1, items: { $ref: '#/definitions/prompt' } }],
+    },
+    providers: {
+      description: 'Models to run every prompt against: openai:<model>, openai:chat:<model>, or objects.',
+      oneOf: [{ type: 'string' }, { type: 'array', minItems: 1, items: { $ref: '#/definitions/provider' } }],
+    },
+    tests: {
+      description: 'Test cases inline, or a file:// reference to a CSV, JSONL or YAML file of them.',
+      oneOf: [{ type: 'string' }, { type: 'array', items: { $ref: '#/definitions/test' } }],
+    },
+    defaultTest: { $ref: '#/definitions/test', description: 'Merged into every test.' },
+    threshold: {
+      type: 'number',
+      minimum: 0,
+      maximum: 1,
+      description: 'batch-evals: the minimum pass rate (0..1) for the run to pass; the action input min-pass-rate wins.',
+    },
+    pricing: {
+      type: 'object',
+      description: 'batch-evals: price overrides per model in USD per million tokens (real-time prices; batch is half).',
+      additionalProperties: {
+        type: 'object',
+        required: ['input', 'output'],
+        additionalProperties: false,
+        properties: {
+          input: { type: 'number', minimum: 0 },
+          output: { type: 'number', minimum: 0 },
+          cachedInput: { type: 'number', minimum: 0 },
+          cacheWrite: { type: 'number', minimum: 0 },
+        },
+      },
+    },
+  },
+  definitions: {
+    chatMessage: {
+      type: 'object',
+      required: ['role', 'content'],
+      additionalProperties: false,
+      properties: {
+        role: { enum: ['system', 'developer', 'user', 'assistant'] },
+        content: { type: 'string' },
+      },
+    },
+    prompt: {
+      oneOf: [
+        { type: 'string' },
+        { type: 'array', minItems: 1, items: { $ref: '#/definitions/chatMessage' } },
+        {
+          type: 'object',
+          required: ['id'],
+          additionalProperties: false,
+          properties: {
+            id: { type: 'string', description: 'The prompt text or a file:// reference.' },
+            raw: { type: 'string' },
+            label: { type: 'string' },
+          },
+        },
+      ],
+    },
+    provider: {
+      oneOf: [
+        { type: 'string', pattern: '^[a-z]+:' },
+        {
+          type: 'object',
+          required: ['id'],
+          additionalProperties: false,
+          properties: {
+            id: { type: 'string', pattern: '^[a-z]+:' },
+            label: { type: 'string' },
+            config: {
+              type: 'object',
+              description: 'Request parameters (temperature, max_tokens, top_p, seed, response_format, stop, ...); unknown ones go into the request body as written.',
+              properties: {
+                temperature: { type: 'number' },
+                max_tokens: { type: 'integer', minimum: 1 },
+                max_completion_tokens: { type: 'integer', minimum: 1 },
+                top_p: { type: 'number' },
+                seed: { type: 'integer' },
+                stop: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
+                response_format: { type: 'object' },
+                apiBaseUrl: { type: 'string', description: 'Base URL of an OpenAI-compatible batch API.' },
+              },
+            },
+            prompts: { type: 'array', items: { type: 'string' }, description: 'Labels of the prompts this provider gets.' },
+          },
+        },
+      ],
+    },
+    assertion: {
+      type: 'object',
+      required: ['type'],
+      additionalProperties: false,
+      properties: {
+        type: { enum: assertionTypes },
+        value: {},
+        threshold: { type: 'number' },
+        weight: { type: 'number', minimum: 0 },
+        metric: { type: 'string' },
+        transform: { type: 'string' },
+      },
+    },
+    test: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        description: { type: 'string' },
+        vars: stringMap,
+        assert: { type: 'array', items: { $ref: '#/definitions/assertion' } },
+        threshold: { type: 'number', minimum: 0, maximum: 1 },
+        metadata: stringMap,
+        options: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { transform: { type: 'string' } },
+        },
+      },
+    },
+  },
+} as const;

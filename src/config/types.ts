@@ -1,0 +1,88 @@
+/** Where a value sits in the eval YAML, for error messages and annotations. */
+export interface SourceLocation {
+  file: string;
+  line: number;
+  column: number;
+}
+
+export interface Assertion {
+  /** Base type without the `not-` prefix, e.g. `contains`. */
+  type: string;
+  negate: boolean;
+  /** The assertion's value; templates are rendered per case by the plan stage. */
+  value?: unknown;
+  threshold?: number;
+  weight: number;
+  metric?: string;
+  /** JavaScript expression over `output` (and `context`) applied before this assertion. */
+  transform?: string;
+  location?: SourceLocation;
+}
+
+export interface TestCase {
+  description?: string;
+  vars: Record<string, unknown>;
+  assert: Assertion[];
+  threshold?: number;
+  metadata: Record<string, unknown>;
+  /** JavaScript expression over `output` applied before every assertion of the test. */
+  transform?: string;
+  location?: SourceLocation;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'developer' | 'user' | 'assistant';
+  content: string;
+}
+
+/**
+ * A prompt is either Nunjucks text (rendered whole; when the result is a JSON list of chat messages it is sent
+ * as such, as promptfoo does, otherwise as one user message) or a list of chat messages whose contents are
+ * Nunjucks templates.
+ */
+export type Prompt = { label: string; location?: SourceLocation } & (
+  | { kind: 'text'; template: string }
+  | { kind: 'chat'; messages: ChatMessage[] }
+);
+
+export type ProviderName = 'openai';
+
+export interface ProviderSpec {
+  /** The id as written, e.g. `openai:chat:gpt-4.1-mini`. */
+  id: string;
+  provider: ProviderName;
+  model: string;
+  /** Unique within the suite: the label, or the id when there is none. */
+  label: string;
+  /** Request parameters (temperature, max_tokens, ...) passed into the request body. */
+  params: Record<string, unknown>;
+  baseURL?: string;
+  /** Labels of the prompts this provider gets; all when absent. */
+  prompts?: string[];
+  location?: SourceLocation;
+}
+
+/** Per-model price override, USD per million tokens. */
+export interface PriceOverride {
+  input: number;
+  output: number;
+  cachedInput?: number;
+  cacheWrite?: number;
+}
+
+export interface Suite {
+  description?: string;
+  /** Absolute path of the eval YAML. */
+  file: string;
+  prompts: Prompt[];
+  providers: ProviderSpec[];
+  tests: TestCase[];
+  /** Minimum pass rate (0..1) from the suite's own `threshold`, when set. */
+  threshold?: number;
+  pricing: Record<string, PriceOverride>;
+}
+
+export interface ConfigWarning {
+  message: string;
+  location?: SourceLocation;
+}

@@ -1,0 +1,173 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { checkAssertionType, suggest } from './assertion-types.ts';
+import { ConfigError, keyPathString, type ConfigIssue } from './errors.ts';
+import { schema } from './schema.ts';
+import type { ConfigWarning } from './types.ts';
+import type { KeyPath, YamlSource } from './yaml-source.ts';
+
+/** promptfoo keys batch-evals knows but does not support: an error that says so, not an unknown-key warning. */
+const UNSUPPORTED: Record<string, string> = {
+  'root.scenarios': 'scenarios are not supported yet',
+  'root.extensions': 'extensions (hooks) are not supported: a batch run has no per-request hooks',
+  'root.nunjucksFilters': 'custom nunjucks filters are not supported yet',
+  'root.derivedMetrics': 'derived metrics are not supported yet',
+  'root.redteam': 'red-team configs are not supported',
+  'test.provider': 'a per-test provider is not supported yet',
+  'test.providerOutput': 'providerOutput is not supported: batch-evals scores what the batch returns',
+  'test.options.provider': 'a grading provider is for model-graded assertions, which are not supported yet',
+  'test.options.rubricPrompt': 'rubricPrompt is for model-graded assertions, which are not supported yet',
+  'assertion.provider': 'a grading provider is for model-graded assertions, which are not supported yet',
+  'assertion.rubricPrompt': 'rubricPrompt is for model-graded assertions, which are not supported yet',
+  'provider.transform': 'provider response transforms are not supported yet',
+};
+
+/** promptfoo keys that do not apply to a batch run: ignored with a warning that says why. */
+const IGNORED: Record<string, string> = {
+  'root.env': 'env is ignored: pass API keys as action inputs or environment variables',
+  'root.sharing': 'sharing is ignored',
+  'root.outputPath': 'outputPath is ignored: see the action output results-file or the CLI --out option',
+  'root.evaluateOptions': 'evaluateOptions are ignored: a batch sends every request at once',
+  'root.commandLineOptions': 'commandLineOptions are ignored',
+  'root.writeLatestResults': 'writeLatestResults is ignored',
+  'root.tags': 'tags are ignored',
+  'provider.delay': 'delay is ignored: a batch has no request pacing',
+};
+
+const ajv = new Ajv({ allErrors: true, verbose: true, strict: false });
+ajv.addSchema(schema, 'suite');
+
+export type SchemaPart = 'suite' | 'test';
+
+function validator(part: SchemaPart): ValidateFunction {
+  const fn = ajv.getSchema(part === 'suite' ? 'suite' : 'suite#/definitions/test');
+  if (!fn) throw new Error(`schema part ${part} missing`);
+  return fn;
+}
+
+export interface ValidationOutcome {
+  /** The value with ignored and unknown keys removed. */
+  value: unknown;
+  warnings: ConfigWarning[];
+}
+
+/**
+ * Validates `source.value` (or the part at `base`) against the schema. Unknown keys are warnings naming the
+ * closest known key; unsupported promptfoo features and schema violations are one ConfigError listing all.
+ */
+export function validate(source: YamlSource, part: SchemaPart, value: unknown = source.value, base: KeyPath = []): ValidationOutcome {
+  const cleaned = structuredClone(value);
+  const warnings: ConfigWarning[] = [];
+  const issues: ConfigIssue[] = [];
+
+  const check = validator(part);
+  check(cleaned);
+  for (const err of check.errors ?? []) {
+    if (err.keyword !== 'additionalProperties') continue;
+    const key = (err.params as { additionalProperty: string }).additionalProperty;
+    const parentPath = [...base, ...pointerToPath(err.instancePath)];
+    const path = [...parentPath, key];
+    const context = `${contextOf(err.schemaPath)}.${key}`;
+    const location = source.locateKey(path);
+    const keyPath = keyPathString(path);
+    if (UNSUPPORTED[context]) {
+      issues.push({ message: UNSUPPORTED[context], location, keyPath });
+    } else if (IGNORED[context]) {
+      warnings.push({ message: `${keyPath}: ${IGNORED[context]}`, location });
+    } else {
+      const known = Object.keys((err.parentSchema as { properties?: object }).properties ?? {});
+      warnings.push({ message: `${keyPath}: unknown key '${key}' is ignored${suggest(key, known)}`, location });
+    }
+    deleteAt(cleaned, pointerToPath(err.instancePath), key);
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+
+  if (!check(cleaned)) {
+    throw new ConfigError(explain(check.errors ?? []).map((e) => {
+      const path = [...base, ...pointerToPath(e.instancePath)];
+      return { message: e.message, location: source.locate(path), keyPath: keyPathString(path) || '(top level)' };
+    }));
+  }
+  return { value: cleaned, warnings };
+}
+
+/** Schema errors a person can act on: the deepest ones, with oneOf and enum spelled out. */
+function explain(errors: ErrorObject[]): { instancePath: string; message: string }[] {
+  const paths = errors.map((e) => e.instancePath);
+  const deepest = errors.filter(
+    (e) => !paths.some((p) => p !== e.instancePath && p.startsWith(`${e.instancePath}/`)),
+  );
+  const seen = new Set<string>();
+  const out: { instancePath: string; message: string }[] = [];
+  for (const e of deepest) {
+    if (seen.has(e.instancePath)) continue;
+    const atPath = deepest.filter((d) => d.instancePath === e.instancePath);
+    const oneOf = atPath.find((d) => d.keyword === 'oneOf');
+    let message: string;
+    if (oneOf) {
+      const branches = (oneOf.schema as { type?: string; $ref?: string }[]).map(describeBranch);
+      message = `must be ${[...new Set(branches)].join(' or ')}`;
+    } else {
+      message = atPath.map(describeError).join('; ');
+    }
+    seen.add(e.instancePath);
+    out.push({ instancePath: e.instancePath, message });
+  }
+  return out;
+}
+
+function describeBranch(branch: { type?: string; $ref?: string }): string {
+  if (branch.type === 'array') return 'a list';
+  if (branch.type === 'object') return 'a mapping';
+  if (branch.type) return `a ${branch.type}`;
+  return 'a valid entry';
+}
+
+function describeError(e: ErrorObject): string {
+  if (e.keyword === 'enum' && e.schemaPath === '#/definitions/assertion/properties/type/enum') {
+    const verdict = checkAssertionType(String(e.data));
+    if (!verdict.ok) return verdict.message;
+  }
+  if (e.keyword === 'enum') {
+    const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map(String);
+    return `'${String(e.data)}' is not one of ${allowed.slice(0, 8).join(', ')}${allowed.length > 8 ? ', ...' : ''}${suggest(String(e.data), allowed)}`;
+  }
+  if (e.keyword === 'required') return `missing required key '${(e.params as { missingProperty: string }).missingProperty}'`;
+  if (e.keyword === 'type') return `must be ${article((e.params as { type: string }).type)}, not ${describeValue(e.data)}`;
+  return e.message ?? e.keyword;
+}
+
+function article(type: string): string {
+  return type === 'object' ? 'a mapping' : type === 'array' ? 'a list' : /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'empty (null)';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+function contextOf(schemaPath: string): string {
+  // e.g. '#/definitions/test/properties/options/additionalProperties' -> 'test.options'
+  const parts = schemaPath.replace(/^#\/?/, '').split('/').slice(0, -1);
+  const names: string[] = [];
+  for (let i = 0; i < parts.length; i++) {
+    if (parts[i] === 'definitions' || parts[i] === 'properties') names.push(parts[++i]);
+  }
+  return names.join('.') || 'root';
+}
+
+function pointerToPath(pointer: string): (string | number)[] {
+  if (!pointer) return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+function deleteAt(root: unknown, path: (string | number)[], key: string): void {
+  let node = root as Record<string | number, unknown>;
+  for (const part of path) node = node?.[part] as Record<string | number, unknown>;
+  if (node && typeof node === 'object') delete node[key];
+}
