@@ -28,7 +28,10 @@ export const schema = {
     },
     tests: {
       description: 'Test cases inline, or a file:// reference to a CSV, JSONL or YAML file of them.',
-      oneOf: [{ type: 'string' }, { type: 'array', items: { $ref: '#/definitions/test' } }],
+      oneOf: [
+        { type: 'string', pattern: '^file://' },
+        { type: 'array', items: { oneOf: [{ type: 'string', pattern: '^file://' }, { $ref: '#/definitions/test' }] } },
+      ],
     },
     defaultTest: { $ref: '#/definitions/test', description: 'Merged into every test.' },
     threshold: {

@@ -1,0 +1,147 @@
+import { openAsBlob } from 'node:fs';
+import OpenAI, { toFile } from 'openai';
+import type { Logger } from '../logger.ts';
+import { writeJsonl } from './jsonl-file.ts';
+import { responseLines } from './lines.ts';
+import type { BatchHandle, BatchMetadata, BatchProvider, BatchRequest, BatchStatus, RequestError, RequestResult, Usage } from './types.ts';
+
+export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
+export const OPENAI_LIMITS = { maxRequests: 50_000, maxBytes: 200 * 1024 * 1024 };
+const ENDPOINT = '/v1/chat/completions';
+const RUNNING = new Set(['validating', 'in_progress', 'finalizing', 'cancelling']);
+
+export interface OpenAIBatchOptions {
+  apiKey: string;
+  /** Always explicit: the SDK would otherwise read OPENAI_BASE_URL from the environment without saying so. */
+  baseURL: string;
+  log: Logger;
+}
+
+/** OpenAI's Batch API: the requests go up as a JSONL file, the answers come back as output and error files. */
+export class OpenAIBatchProvider implements BatchProvider {
+  readonly name = 'openai' as const;
+  readonly #client: OpenAI;
+  readonly #log: Logger;
+
+  constructor(options: OpenAIBatchOptions) {
+    this.#client = new OpenAI({ apiKey: options.apiKey, baseURL: options.baseURL, maxRetries: 4, timeout: 120_000 });
+    this.#log = options.log;
+  }
+
+  async submit(requests: BatchRequest[], metadata: BatchMetadata): Promise<BatchHandle> {
+    const file = await writeJsonl(
+      requests,
+      (r) => ({ custom_id: r.id, method: 'POST', url: ENDPOINT, body: { ...r.params, model: r.model, messages: r.messages } }),
+      OPENAI_LIMITS,
+      `openai:${requests[0]?.model}`,
+    );
+    try {
+      this.#log.info(`openai: uploading ${file.lines} requests (${(file.bytes / 1e6).toFixed(2)} MB)`);
+      const upload = await this.#client.files.create({
+        file: await toFile(await openAsBlob(file.path), 'batch-evals-requests.jsonl', { type: 'application/jsonl' }),
+        purpose: 'batch',
+      });
+      const batch = await this.#client.batches.create({
+        input_file_id: upload.id,
+        endpoint: ENDPOINT,
+        completion_window: '24h',
+        metadata: openaiMetadata(metadata),
+      });
+      return { provider: 'openai', batchId: batch.id, requestCount: file.lines, submittedAt: new Date(batch.created_at * 1000).toISOString() };
+    } finally {
+      await file.remove();
+    }
+  }
+
+  async status(handle: BatchHandle): Promise<BatchStatus> {
+    const batch = await this.#client.batches.retrieve(handle.batchId);
+    const counts = batch.request_counts ?? { total: handle.requestCount, completed: 0, failed: 0 };
+    return {
+      phase: RUNNING.has(batch.status) ? 'running' : 'ended',
+      providerStatus: batch.status,
+      total: counts.total,
+      completed: counts.completed,
+      failed: counts.failed,
+      errors: (batch.errors?.data ?? []).map((e) => [e.line != null ? `line ${e.line}` : '', e.code, e.message].filter(Boolean).join(': ')),
+    };
+  }
+
+  async *results(handle: BatchHandle): AsyncGenerator<RequestResult> {
+    const batch = await this.#client.batches.retrieve(handle.batchId);
+    for (const fileId of [batch.output_file_id, batch.error_file_id]) {
+      if (!fileId) continue;
+      const response = await this.#client.files.content(fileId);
+      for await (const line of responseLines(response)) {
+        const result = parseResultLine(line);
+        if (result) yield result;
+        else this.#log.warning(`openai: skipped an unreadable line in ${fileId}: ${line.slice(0, 120)}`);
+      }
+    }
+  }
+
+  async cancel(handle: BatchHandle): Promise<void> {
+    await this.#client.batches.cancel(handle.batchId);
+  }
+}
+
+/** OpenAI allows 16 pairs, keys up to 64 and values up to 512 characters. */
+function openaiMetadata(metadata: BatchMetadata): Record<string, string> {
+  const pairs: Record<string, string> = { tool: 'batch-evals' };
+  for (const [key, value] of Object.entries(metadata)) {
+    if (value) pairs[key.slice(0, 64)] = String(value).slice(0, 512);
+  }
+  return pairs;
+}
+
+interface OutputLine {
+  custom_id?: string;
+  response?: { status_code: number; body?: ChatCompletionBody & { error?: { code?: string | null; type?: string; message?: string } } } | null;
+  error?: { code?: string; message?: string } | null;
+}
+
+interface ChatCompletionBody {
+  choices?: { message?: { content?: string | null; refusal?: string | null }; finish_reason?: string }[];
+  usage?: { prompt_tokens?: number; completion_tokens?: number; prompt_tokens_details?: { cached_tokens?: number } };
+}
+
+/** Maps one line of an output or error file to a uniform result; undefined for a line that cannot be read. */
+export function parseResultLine(line: string): RequestResult | undefined {
+  let parsed: OutputLine;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  const id = parsed.custom_id;
+  if (typeof id !== 'string') return undefined;
+  const response = parsed.response;
+  if (response && response.status_code === 200 && response.body) {
+    const choice = response.body.choices?.[0];
+    const text = choice?.message?.content ?? choice?.message?.refusal ?? '';
+    return { id, ok: true, text, usage: usageOf(response.body), finishReason: choice?.finish_reason };
+  }
+  if (response) {
+    const err = response.body?.error;
+    return {
+      id,
+      ok: false,
+      error: {
+        code: err?.code ?? err?.type ?? `http_${response.status_code}`,
+        message: err?.message ?? `HTTP ${response.status_code}`,
+        retryable: response.status_code === 429 || response.status_code >= 500 || response.status_code === 408,
+      },
+    };
+  }
+  const error: RequestError = {
+    code: parsed.error?.code ?? 'unknown_error',
+    message: parsed.error?.message ?? 'the provider returned neither a response nor an error',
+    retryable: ['batch_expired', 'batch_cancelled', 'server_error', 'rate_limit_exceeded', 'timeout'].includes(parsed.error?.code ?? ''),
+  };
+  return { id, ok: false, error };
+}
+
+function usageOf(body: ChatCompletionBody): Usage {
+  const prompt = body.usage?.prompt_tokens ?? 0;
+  const cached = body.usage?.prompt_tokens_details?.cached_tokens ?? 0;
+  return { inputTokens: prompt - cached, cachedInputTokens: cached, outputTokens: body.usage?.completion_tokens ?? 0, cacheWriteTokens: 0 };
+}

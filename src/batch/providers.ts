@@ -1,0 +1,25 @@
+import type { Logger } from '../logger.ts';
+import { OPENAI_DEFAULT_BASE_URL, OpenAIBatchProvider } from './openai.ts';
+import type { BatchProvider } from './types.ts';
+import type { PlannedBatch } from '../plan/plan.ts';
+
+export interface Credentials {
+  openaiApiKey?: string;
+  /** Base URL for OpenAI batches whose provider config sets none. */
+  openaiBaseUrl?: string;
+}
+
+export class MissingCredentialsError extends Error {}
+
+/** The provider client for one planned batch. */
+export function providerFor(batch: PlannedBatch, credentials: Credentials, log: Logger): BatchProvider {
+  switch (batch.provider) {
+    case 'openai': {
+      if (!credentials.openaiApiKey) {
+        throw new MissingCredentialsError(`openai:${batch.model} needs an API key: set the openai-api-key input (or OPENAI_API_KEY for the CLI)`);
+      }
+      const baseURL = batch.baseURL ?? credentials.openaiBaseUrl ?? OPENAI_DEFAULT_BASE_URL;
+      return new OpenAIBatchProvider({ apiKey: credentials.openaiApiKey, baseURL, log });
+    }
+  }
+}

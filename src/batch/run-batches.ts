@@ -1,0 +1,99 @@
+import type { Logger } from '../logger.ts';
+import type { PlannedBatch } from '../plan/plan.ts';
+import type { BatchHandle, BatchMetadata, BatchProvider, BatchStatus, RequestResult } from './types.ts';
+
+/** One planned batch on its way through the provider. */
+export interface BatchRun {
+  batch: PlannedBatch;
+  provider: BatchProvider;
+  handle?: BatchHandle;
+  status?: BatchStatus;
+  /** Why the batch was not submitted, or why it ended without results. */
+  error?: string;
+}
+
+/** Submits every planned batch at once; a batch that cannot be submitted is kept with its error. */
+export async function submitBatches(runs: BatchRun[], metadata: BatchMetadata, log: Logger): Promise<void> {
+  await Promise.all(
+    runs.map(async (run) => {
+      try {
+        run.handle = await run.provider.submit(run.batch.requests, metadata);
+        log.info(`${label(run)}: submitted ${run.handle.requestCount} requests as ${run.handle.batchId}`);
+      } catch (err) {
+        run.error = `not submitted: ${(err as Error).message}`;
+        log.warning(`${label(run)}: ${run.error}`);
+      }
+    }),
+  );
+}
+
+export interface WaitOptions {
+  /** Epoch ms after which the batches still running are left pending. */
+  deadline: number;
+  initialIntervalMs: number;
+  maxIntervalMs: number;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** Polls the submitted batches until all have ended or the deadline passes, with a growing interval. */
+export async function waitForBatches(runs: BatchRun[], options: WaitOptions, log: Logger): Promise<void> {
+  const now = options.now ?? Date.now;
+  const sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+  const started = now();
+  let interval = options.initialIntervalMs;
+  for (;;) {
+    const running = runs.filter((r) => r.handle && r.status?.phase !== 'ended');
+    await Promise.all(
+      running.map(async (run) => {
+        try {
+          run.status = await run.provider.status(run.handle!);
+          const s = run.status;
+          log.info(`${label(run)}: ${s.providerStatus}, ${s.completed + s.failed}/${s.total} done (${s.failed} failed), ${formatDuration(now() - started)} elapsed`);
+        } catch (err) {
+          log.warning(`${label(run)}: could not read the batch status, will ask again: ${(err as Error).message}`);
+        }
+      }),
+    );
+    if (runs.every((r) => !r.handle || r.status?.phase === 'ended')) return;
+    const left = options.deadline - now();
+    if (left <= 0) {
+      log.info(`max-wait reached after ${formatDuration(now() - started)}: ${runs.filter((r) => r.handle && r.status?.phase !== 'ended').length} batch(es) still running, left pending`);
+      return;
+    }
+    await sleep(Math.min(interval, left));
+    interval = Math.min(options.maxIntervalMs, Math.round(interval * 1.5));
+  }
+}
+
+/** Reads the results of every ended batch, keyed by request id. */
+export async function collectResults(runs: BatchRun[], log: Logger): Promise<Map<string, RequestResult>> {
+  const results = new Map<string, RequestResult>();
+  for (const run of runs) {
+    if (!run.handle || run.status?.phase !== 'ended') continue;
+    if (run.status.errors.length) run.error = `${run.status.providerStatus}: ${run.status.errors.join('; ')}`;
+    let count = 0;
+    try {
+      for await (const result of run.provider.results(run.handle)) {
+        if (!results.has(result.id)) count++;
+        results.set(result.id, result);
+      }
+    } catch (err) {
+      run.error = `results could not be read completely: ${(err as Error).message}`;
+      log.warning(`${label(run)}: ${run.error}`);
+    }
+    log.info(`${label(run)}: ${run.status.providerStatus}, collected ${count} of ${run.batch.requests.length} results`);
+  }
+  return results;
+}
+
+export function label(run: BatchRun): string {
+  return `${run.batch.provider}:${run.batch.model}`;
+}
+
+export function formatDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  return m < 60 ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}

@@ -1,0 +1,68 @@
+import type { ChatMessage, ProviderName } from '../config/types.ts';
+
+/** One request as the plan stage produces it; `id` doubles as the provider's `custom_id`. */
+export interface BatchRequest {
+  id: string;
+  model: string;
+  messages: ChatMessage[];
+  params: Record<string, unknown>;
+}
+
+/** Token counts that do not overlap: each is billed at its own price. */
+export interface Usage {
+  /** Input tokens billed at the plain input price (neither read from nor written to a prompt cache). */
+  inputTokens: number;
+  outputTokens: number;
+  /** Input tokens read from the provider's prompt cache. */
+  cachedInputTokens: number;
+  /** Input tokens written to the prompt cache (Anthropic). */
+  cacheWriteTokens: number;
+}
+
+export interface RequestError {
+  code: string;
+  message: string;
+  /** Whether sending the same request again could succeed. */
+  retryable: boolean;
+}
+
+export type RequestResult =
+  | { id: string; ok: true; text: string; usage: Usage; finishReason?: string }
+  | { id: string; ok: false; error: RequestError; usage?: Usage };
+
+/** What a provider needs to find its batch again. Small and JSON-serialisable: it goes into run state. */
+export interface BatchHandle {
+  provider: ProviderName;
+  batchId: string;
+  requestCount: number;
+  submittedAt: string;
+}
+
+export type BatchPhase = 'running' | 'ended';
+
+export interface BatchStatus {
+  phase: BatchPhase;
+  /** The provider's own word for it, e.g. `in_progress`, `finalizing`, `expired`. */
+  providerStatus: string;
+  total: number;
+  completed: number;
+  failed: number;
+  /** Batch-level errors (validation failures); per-request errors come with the results. */
+  errors: string[];
+}
+
+export interface BatchMetadata {
+  suite: string;
+  repo?: string;
+  pr?: string;
+  sha?: string;
+}
+
+export interface BatchProvider {
+  readonly name: ProviderName;
+  submit(requests: BatchRequest[], metadata: BatchMetadata): Promise<BatchHandle>;
+  status(handle: BatchHandle): Promise<BatchStatus>;
+  /** Every request of an ended batch, once each, in any order; requests the provider never answered are absent. */
+  results(handle: BatchHandle): AsyncIterable<RequestResult>;
+  cancel(handle: BatchHandle): Promise<void>;
+}

@@ -1,0 +1,99 @@
+import { writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { ConfigError } from './config/errors.ts';
+import { parseDuration } from './duration.ts';
+import { consoleLogger } from './logger.ts';
+import { batchFacts, evaluate } from './pipeline.ts';
+import { renderMarkdown } from './report/markdown.ts';
+import { writeResultsFile } from './report/results-file.ts';
+
+const USAGE = `usage: batch-evals run <config.yaml> [options]
+
+Runs an eval suite through the providers' batch APIs and prints the report as markdown.
+
+options:
+  --out <file>              write every case as JSON to this file
+  --markdown <file>         also write the report markdown to this file
+  --max-wait <duration>     how long to wait for the batches, e.g. 90s, 20m, 2h (default 20m)
+  --min-pass-rate <rate>    pass rate (0..1) below which the run fails (default: the suite's threshold, else 1)
+  --openai-base-url <url>   an OpenAI-compatible batch API (default https://api.openai.com/v1)
+  --poll-interval <d>       first polling interval, growing to 60s (default 5s)
+
+The OpenAI API key is read from OPENAI_API_KEY.
+Exit codes: 0 passed, 1 failed or errored, 2 bad config or usage, 3 batches still pending at --max-wait.`;
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        out: { type: 'string' },
+        markdown: { type: 'string' },
+        'max-wait': { type: 'string', default: '20m' },
+        'min-pass-rate': { type: 'string' },
+        'openai-base-url': { type: 'string' },
+        'poll-interval': { type: 'string', default: '5s' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    console.error(`${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const [command, configPath] = positionals;
+  if (command !== 'run' || !configPath || positionals.length > 2) {
+    console.error(USAGE);
+    return 2;
+  }
+  if (process.env.OPENAI_BASE_URL && !values['openai-base-url']) {
+    consoleLogger.warning('OPENAI_BASE_URL is set but ignored: pass --openai-base-url to use another endpoint');
+  }
+
+  try {
+    const minPassRate = values['min-pass-rate'] === undefined ? undefined : Number(values['min-pass-rate']);
+    if (minPassRate !== undefined && !(minPassRate >= 0 && minPassRate <= 1)) throw new UsageError('--min-pass-rate must be between 0 and 1');
+    const outcome = await evaluate({
+      configPath,
+      credentials: { openaiApiKey: process.env.OPENAI_API_KEY, openaiBaseUrl: values['openai-base-url'] },
+      maxWaitMs: parseDuration(values['max-wait']!),
+      minPassRate,
+      pollIntervalMs: { initial: parseDuration(values['poll-interval']!), max: 60_000 },
+      log: consoleLogger,
+      onWarnings: (warnings) => {
+        for (const w of warnings) consoleLogger.warning(w.location ? `${w.location.file}:${w.location.line}:${w.location.column} ${w.message}` : w.message);
+      },
+    });
+    const report = {
+      title: outcome.suite.description ?? configPath,
+      status: outcome.status,
+      minPassRate: outcome.minPassRate,
+      summary: outcome.summary,
+      results: outcome.results,
+      batches: batchFacts(outcome.runs),
+    };
+    const markdown = renderMarkdown(report);
+    process.stdout.write(markdown);
+    if (values.markdown) await writeFile(values.markdown, markdown);
+    if (values.out) {
+      await writeResultsFile(values.out, { ...report, suite: report.title });
+      consoleLogger.info(`results written to ${values.out}`);
+    }
+    return outcome.status === 'completed' ? 0 : outcome.status === 'pending' ? 3 : 1;
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof UsageError) {
+      console.error(`error: ${err.message}`);
+      return 2;
+    }
+    console.error(`error: ${(err as Error).stack ?? err}`);
+    return 1;
+  }
+}
+
+class UsageError extends Error {}

@@ -1,0 +1,36 @@
+import * as core from '@actions/core';
+import { relative } from 'node:path';
+import type { ConfigError } from '../config/errors.ts';
+import type { ConfigWarning, SourceLocation } from '../config/types.ts';
+import type { EvalOutcome } from '../pipeline.ts';
+
+export function setRunOutputs(outcome: EvalOutcome, resultsFile: string): void {
+  const t = outcome.summary.total;
+  core.setOutput('status', outcome.status);
+  core.setOutput('pass-rate', t.passRate === undefined ? '' : t.passRate.toFixed(4));
+  core.setOutput('passed', t.passed);
+  core.setOutput('failed', t.failed);
+  core.setOutput('errored', t.errored);
+  core.setOutput('cost', t.batchCost.toFixed(6));
+  core.setOutput('realtime-cost', t.realtimeCost.toFixed(6));
+  core.setOutput('savings', (t.realtimeCost - t.batchCost).toFixed(6));
+  core.setOutput('batch-ids', outcome.runs.flatMap((r) => (r.handle ? [r.handle.batchId] : [])).join(','));
+  core.setOutput('results-file', resultsFile);
+}
+
+/** Each config problem as an error annotation on its line of the YAML. */
+export function annotateConfigError(err: ConfigError): void {
+  for (const issue of err.issues) {
+    const message = issue.keyPath ? `${issue.keyPath}: ${issue.message}` : issue.message;
+    core.error(message, { title: 'batch-evals config', ...properties(issue.location) });
+  }
+}
+
+export function annotateWarnings(warnings: ConfigWarning[]): void {
+  for (const w of warnings) core.warning(w.message, { title: 'batch-evals config', ...properties(w.location) });
+}
+
+function properties(location: SourceLocation | undefined): core.AnnotationProperties {
+  if (!location) return {};
+  return { file: relative(process.env.GITHUB_WORKSPACE ?? process.cwd(), location.file), startLine: location.line, startColumn: location.column };
+}
