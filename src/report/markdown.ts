@@ -102,5 +102,5 @@ export function percent(rate: number): string {
 
 export function money(usd: number): string {
   if (usd === 0) return '$0.00';
-  return usd < 0.01 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(2)}`;
+  return Math.abs(usd) < 1 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(2)}`;
 }
