@@ -1,0 +1,101 @@
+import type { Assertion } from '../config/types.ts';
+import { renderTemplate } from '../templates.ts';
+import { evaluateAssertion } from './assertions.ts';
+import { errorMessage } from './script.ts';
+import { applyTransform } from './transform.ts';
+import type { AssertionContext, AssertionResult, TestScore } from './types.ts';
+
+export interface ScoredTest {
+  assert: Assertion[];
+  threshold?: number;
+  transform?: string;
+}
+
+/**
+ * Scores one output against a test's assertions as promptfoo combines them: the score is the weighted mean of
+ * the assertion scores; the test passes when no assertion failed or, when the test sets a threshold, when the
+ * score reaches it. Assertions a batch cannot measure (not applicable) count neither way.
+ */
+export function scoreTest(test: ScoredTest, output: string, ctx: AssertionContext): TestScore {
+  if (test.assert.length === 0) return { pass: true, score: 1, reason: 'No assertions', namedScores: {}, assertions: [] };
+
+  const transformContext = { vars: ctx.vars, prompt: ctx.prompt, provider: ctx.provider };
+  let transformed: unknown = output;
+  if (test.transform) {
+    try {
+      transformed = applyTransform(test.transform, output, transformContext);
+    } catch (err) {
+      const reason = `test ${errorMessage(err)}`;
+      const assertions = test.assert.map((assertion) => ({ assertion, pass: false, score: 0, reason }));
+      return { pass: false, score: 0, reason, namedScores: {}, assertions };
+    }
+  }
+
+  const assertions = test.assert.map((assertion): AssertionResult => {
+    let value = transformed;
+    if (assertion.transform) {
+      try {
+        value = applyTransform(assertion.transform, transformed, transformContext);
+      } catch (err) {
+        return { assertion, pass: false, score: 0, reason: errorMessage(err) };
+      }
+    }
+    const result = evaluateAssertion(assertion, value, ctx);
+    // promptfoo: weight 0 records a score (e.g. for a metric) without the assertion being able to fail the test.
+    return assertion.weight === 0 && !result.notApplicable ? { ...result, pass: true } : result;
+  });
+
+  const measured = assertions.filter((r) => !r.notApplicable);
+  const skipped = assertions.filter((r) => r.notApplicable);
+  const totalWeight = sum(measured.map((r) => r.assertion.weight));
+  // No measurable assertion is like no assertion at all; only weight-0 ones give promptfoo's score of 0.
+  const weighted = sum(measured.map((r) => r.score * r.assertion.weight));
+  const score = measured.length === 0 ? 1 : totalWeight > 0 ? weighted / totalWeight : 0;
+
+  let pass: boolean;
+  let reason: string;
+  if (typeof test.threshold === 'number' && !Number.isNaN(test.threshold)) {
+    pass = score >= test.threshold;
+    reason = `Aggregate score ${score.toFixed(2)} ${pass ? '≥' : '<'} ${test.threshold} threshold`;
+  } else {
+    const failures = measured.filter((r) => !r.pass);
+    pass = failures.length === 0;
+    if (!pass) reason = failures.map((r) => r.reason).join('; ');
+    else reason = measured.length > 0 ? 'All assertions passed' : 'No measurable assertions';
+  }
+  if (skipped.length > 0) reason += ` (not counted: ${skipped.map((r) => r.reason).join('; ')})`;
+
+  return { pass, score, reason, namedScores: namedScores(measured, ctx.vars), assertions };
+}
+
+/** Each metric's weighted mean score over the assertions that name it. */
+function namedScores(results: AssertionResult[], vars: Record<string, unknown>): Record<string, number> {
+  const byMetric = new Map<string, AssertionResult[]>();
+  for (const r of results) {
+    if (!r.assertion.metric) continue;
+    const name = metricName(r.assertion.metric, vars);
+    byMetric.set(name, [...(byMetric.get(name) ?? []), r]);
+  }
+  const scores: Record<string, number> = {};
+  for (const [name, rs] of byMetric) {
+    const weight = sum(rs.map((r) => r.assertion.weight));
+    // A metric only from weight-0 assertions still reports their plain mean: weight 0 is how promptfoo suites
+    // record a metric without it affecting the test.
+    const weighted = sum(rs.map((r) => r.score * r.assertion.weight));
+    scores[name] = weight > 0 ? weighted / weight : sum(rs.map((r) => r.score)) / rs.length;
+  }
+  return scores;
+}
+
+/** Metric names may use the test's vars, as in promptfoo (`metric: 'accuracy_{{lang}}'`). */
+function metricName(metric: string, vars: Record<string, unknown>): string {
+  try {
+    return renderTemplate(metric, vars);
+  } catch {
+    return metric;
+  }
+}
+
+function sum(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0);
+}

@@ -1,0 +1,570 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { ApiError, describeType, randomId } from './http.ts';
+import { estimateTokens, isResponderError, promptText, type Responder, type ResponderResult } from './responder.ts';
+
+/** Endpoints the real Batch API accepts, and the ones this emulator answers. */
+const REAL_ENDPOINTS = ['/v1/responses', '/v1/chat/completions', '/v1/embeddings', '/v1/completions', '/v1/moderations', '/v1/images/generations', '/v1/images/edits', '/v1/videos'];
+export const EMULATED_ENDPOINTS = ['/v1/chat/completions', '/v1/embeddings'];
+const CREATE_PARAMS = new Set(['input_file_id', 'endpoint', 'completion_window', 'metadata', 'output_expires_after']);
+export const FILE_PURPOSES = ['assistants', 'batch', 'fine-tune', 'vision', 'user_data', 'evals'];
+
+export type BatchStatus = 'validating' | 'failed' | 'in_progress' | 'finalizing' | 'completed' | 'expired' | 'cancelling' | 'cancelled';
+
+export interface Timing {
+  validatingMs: number;
+  inProgressMs: number;
+  finalizingMs: number;
+  cancellingMs: number;
+  expireAfterMs: number;
+}
+
+export interface StoreOptions {
+  timing: Timing;
+  clock: () => number;
+  responder: Responder;
+  maxRequestsPerBatch: number;
+  knownModels?: readonly string[];
+  rejectUnknownInputFile: boolean;
+  outputOrder: 'input' | 'reversed';
+}
+
+export interface FileObject {
+  id: string;
+  object: 'file';
+  bytes: number;
+  created_at: number;
+  filename: string;
+  purpose: string;
+  status: 'processed';
+  status_details: null;
+  expires_at: number | null;
+}
+
+export interface StoredFile {
+  object: FileObject;
+  content: Buffer;
+  /** Insertion order, to sort files created in the same second. */
+  seq: number;
+}
+
+export interface BatchError {
+  code: string;
+  line: number | null;
+  message: string;
+  param: string | null;
+}
+
+interface InputRequest {
+  line: number;
+  customId: string;
+  body: Record<string, unknown>;
+}
+
+export interface StoredBatch {
+  id: string;
+  seq: number;
+  endpoint: string;
+  inputFileId: string;
+  completionWindow: string;
+  metadata: Record<string, string> | null;
+  model: string | null;
+  status: BatchStatus;
+  errors: BatchError[] | null;
+  /** Times in epoch milliseconds (the API shows them in seconds). */
+  at: Partial<Record<'created' | 'in_progress' | 'expires' | 'finalizing' | 'completed' | 'failed' | 'expired' | 'cancelling' | 'cancelled', number>>;
+  requests: InputRequest[];
+  /** How many of `requests` (in order) have been answered. */
+  processed: number;
+  outputLines: string[];
+  errorLines: string[];
+  counts: { completed: number; failed: number };
+  usage: { input: number; cached: number; output: number; reasoning: number };
+  outputFileId: string | null;
+  errorFileId: string | null;
+}
+
+const seconds = (ms: number | undefined): number | null => (ms === undefined ? null : Math.floor(ms / 1000));
+const TERMINAL = new Set<BatchStatus>(['failed', 'completed', 'expired', 'cancelled']);
+
+/** Files and batches, with batches advanced lazily (on every read) from the clock and the timing options. */
+export class BatchStore {
+  readonly files = new Map<string, StoredFile>();
+  readonly batches = new Map<string, StoredBatch>();
+  /** custom_id -> how many times the responder answered (billed) a request with that id, over all batches. */
+  readonly answered = new Map<string, number>();
+  readonly options: StoreOptions;
+  #seq = 0;
+
+  constructor(options: StoreOptions) {
+    this.options = options;
+  }
+
+  // ---- files ---------------------------------------------------------------------------------------------------
+
+  addFile(filename: string, purpose: string, content: Buffer, nowMs = this.options.clock()): StoredFile {
+    const object: FileObject = {
+      id: randomId('file-', 22),
+      object: 'file',
+      bytes: content.length,
+      created_at: Math.floor(nowMs / 1000),
+      filename,
+      purpose,
+      status: 'processed',
+      status_details: null,
+      expires_at: null,
+    };
+    const file = { object, content, seq: this.#seq++ };
+    this.files.set(object.id, file);
+    return file;
+  }
+
+  getFile(id: string): StoredFile {
+    const file = this.files.get(id);
+    if (!file) throw new ApiError(404, `No such File object: ${id}`, { param: 'id' });
+    return file;
+  }
+
+  // ---- batches: create, read, cancel ---------------------------------------------------------------------------
+
+  createBatch(params: Record<string, unknown>): StoredBatch {
+    for (const key of Object.keys(params)) {
+      if (!CREATE_PARAMS.has(key)) throw new ApiError(400, `Unrecognized request argument supplied: ${key}`);
+    }
+    const inputFileId = requiredString(params, 'input_file_id');
+    const endpoint = requiredString(params, 'endpoint');
+    if (!REAL_ENDPOINTS.includes(endpoint)) {
+      throw new ApiError(400, `Invalid value: '${endpoint}'. Supported values are: ${listValues(REAL_ENDPOINTS)}.`, { param: 'endpoint', code: 'invalid_value' });
+    }
+    if (!EMULATED_ENDPOINTS.includes(endpoint)) {
+      throw new ApiError(400, `The OpenAI emulator does not implement batches for '${endpoint}'; it supports ${listValues(EMULATED_ENDPOINTS)}.`, { param: 'endpoint', code: 'unsupported_value' });
+    }
+    const completionWindow = requiredString(params, 'completion_window');
+    if (completionWindow !== '24h') {
+      throw new ApiError(400, `Invalid value: '${completionWindow}'. Supported values are: '24h'.`, { param: 'completion_window', code: 'invalid_value' });
+    }
+    const metadata = validateMetadata(params.metadata);
+    if (this.options.rejectUnknownInputFile && !this.files.has(inputFileId)) {
+      throw new ApiError(400, `Invalid 'input_file_id': no file with id '${inputFileId}' exists.`, { param: 'input_file_id', code: 'invalid_value' });
+    }
+
+    const now = this.options.clock();
+    const batch: StoredBatch = {
+      id: `batch_${randomBytes(16).toString('hex')}`,
+      seq: this.#seq++,
+      endpoint,
+      inputFileId,
+      completionWindow,
+      metadata,
+      model: null,
+      status: 'validating',
+      errors: null,
+      at: { created: now, expires: now + this.options.timing.expireAfterMs },
+      requests: [],
+      processed: 0,
+      outputLines: [],
+      errorLines: [],
+      counts: { completed: 0, failed: 0 },
+      usage: { input: 0, cached: 0, output: 0, reasoning: 0 },
+      outputFileId: null,
+      errorFileId: null,
+    };
+    this.batches.set(batch.id, batch);
+    return batch;
+  }
+
+  /** The batch, advanced to the current time. */
+  getBatch(id: string): StoredBatch {
+    const batch = this.batches.get(id);
+    if (!batch) throw new ApiError(404, `No batch found with id '${id}'.`, { param: 'batch_id' });
+    this.advance(batch);
+    return batch;
+  }
+
+  /** Newest first, `limit` after the batch `after`. */
+  listBatches(limit: number, after: string | undefined): { data: StoredBatch[]; hasMore: boolean } {
+    const all = [...this.batches.values()].sort((a, b) => b.at.created! - a.at.created! || b.seq - a.seq);
+    const start = after === undefined ? 0 : all.findIndex((b) => b.id === after) + 1;
+    const page = start === 0 && after !== undefined ? [] : all.slice(start, start + limit);
+    for (const batch of page) this.advance(batch);
+    return { data: page, hasMore: page.length > 0 && start + limit < all.length };
+  }
+
+  /** Starts cancelling; the answer shows 'cancelling', a later read 'cancelled' once cancellingMs has passed. */
+  cancelBatch(id: string): StoredBatch {
+    const batch = this.getBatch(id);
+    if (batch.status === 'cancelling' || batch.status === 'cancelled') return batch;
+    if (TERMINAL.has(batch.status)) throw new ApiError(409, `Cannot cancel a batch with status '${batch.status}'.`);
+    batch.status = 'cancelling';
+    batch.at.cancelling = this.options.clock();
+    return batch;
+  }
+
+  advanceAll(): void {
+    for (const batch of this.batches.values()) this.advance(batch);
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------------------------------
+
+  /** Moves the batch through every transition that is due by now, answering the requests that are due. */
+  advance(batch: StoredBatch, now = this.options.clock()): void {
+    const { timing } = this.options;
+    const expires = batch.at.expires!;
+    for (;;) {
+      switch (batch.status) {
+        case 'validating': {
+          const validated = batch.at.created! + timing.validatingMs;
+          if (expires <= now && expires < validated) return this.#finish(batch, 'expired', expires);
+          if (now < validated) return;
+          const { errors, requests } = this.#validate(batch);
+          if (errors.length > 0) {
+            batch.errors = errors;
+            batch.status = 'failed';
+            batch.at.failed = validated;
+            return;
+          }
+          batch.requests = requests;
+          batch.model = typeof requests[0].body.model === 'string' ? requests[0].body.model : null;
+          batch.status = 'in_progress';
+          batch.at.in_progress = validated;
+          break;
+        }
+        case 'in_progress': {
+          const start = batch.at.in_progress!;
+          const end = start + timing.inProgressMs;
+          const limit = Math.min(now, expires);
+          const total = batch.requests.length;
+          while (batch.processed < total) {
+            const due = start + (timing.inProgressMs * (batch.processed + 1)) / total;
+            if (due > limit) break;
+            this.#answer(batch, batch.requests[batch.processed], due);
+            batch.processed++;
+          }
+          if (end <= limit) {
+            batch.status = 'finalizing';
+            batch.at.finalizing = end;
+            break;
+          }
+          if (expires <= now) return this.#finish(batch, 'expired', expires);
+          return;
+        }
+        case 'finalizing': {
+          const done = batch.at.finalizing! + timing.finalizingMs;
+          if (now < done) return;
+          return this.#finish(batch, 'completed', done);
+        }
+        case 'cancelling': {
+          const done = batch.at.cancelling! + timing.cancellingMs;
+          if (now < done) return;
+          return this.#finish(batch, 'cancelled', done);
+        }
+        default:
+          return;
+      }
+    }
+  }
+
+  /** Ends the batch: what was not answered goes to the error file, and the output and error files are written. */
+  #finish(batch: StoredBatch, status: 'completed' | 'expired' | 'cancelled', atMs: number): void {
+    const reason =
+      status === 'expired'
+        ? { code: 'batch_expired', message: 'This request could not be executed before the completion window expired.' }
+        : { code: 'batch_cancelled', message: 'This request was not executed because the batch was cancelled.' };
+    for (const request of batch.requests.slice(batch.processed)) {
+      batch.errorLines.push(JSON.stringify({ id: randomId('batch_req_', 32), custom_id: request.customId, response: null, error: reason }));
+      batch.counts.failed++;
+    }
+    batch.processed = batch.requests.length;
+    const write = (lines: string[], kind: 'output' | 'error'): string | null => {
+      if (lines.length === 0) return null;
+      const ordered = this.options.outputOrder === 'reversed' ? [...lines].reverse() : lines;
+      const content = Buffer.from(ordered.join('\n') + '\n');
+      return this.addFile(`batch_${batch.id}_${kind}.jsonl`, 'batch_output', content, atMs).object.id;
+    };
+    batch.outputFileId = write(batch.outputLines, 'output');
+    batch.errorFileId = write(batch.errorLines, 'error');
+    batch.outputLines = [];
+    batch.errorLines = [];
+    batch.status = status;
+    batch.at[status] = atMs;
+  }
+
+  /** Checks the input file the way the real API does, collecting every error with its line. */
+  #validate(batch: StoredBatch): { errors: BatchError[]; requests: InputRequest[] } {
+    const file = this.files.get(batch.inputFileId);
+    if (!file) {
+      const message = `Cannot find file ${batch.inputFileId}, or organization does not have access to it.`;
+      return { errors: [{ code: 'invalid_request', line: null, message, param: 'file_id' }], requests: [] };
+    }
+    if (file.object.purpose !== 'batch') {
+      const message = `File ${file.object.id} was uploaded with purpose '${file.object.purpose}'; batch input files must have purpose 'batch'.`;
+      return { errors: [{ code: 'invalid_request', line: null, message, param: 'file_id' }], requests: [] };
+    }
+    const lines = jsonlLines(file.content);
+    if (lines.length === 0) {
+      return { errors: [{ code: 'empty_file', line: null, message: 'The batch input file is empty.', param: null }], requests: [] };
+    }
+    const max = this.options.maxRequestsPerBatch;
+    if (lines.length > max) {
+      const message = `The batch input file contains ${lines.length} requests, more than the maximum of ${max} requests per batch.`;
+      return { errors: [{ code: 'invalid_request', line: null, message, param: null }], requests: [] };
+    }
+
+    const errors: BatchError[] = [];
+    const requests: InputRequest[] = [];
+    const seen = new Set<string>();
+    for (const { line, text } of lines) {
+      const checked = validateLine(text, line, batch.endpoint, seen, this.options.knownModels);
+      if (checked.errors.length > 0) errors.push(...checked.errors);
+      else requests.push(checked.request!);
+    }
+    return { errors, requests };
+  }
+
+  /** Calls the responder once for the request and appends its line to the output or the error file. */
+  #answer(batch: StoredBatch, request: InputRequest, atMs: number): void {
+    this.answered.set(request.customId, (this.answered.get(request.customId) ?? 0) + 1);
+    const model = String(request.body.model);
+    let result: ResponderResult;
+    try {
+      result = this.options.responder({ customId: request.customId, model, endpoint: batch.endpoint, body: request.body });
+    } catch (error) {
+      process.emitWarning(`OpenAI emulator: the responder threw for ${request.customId}: ${(error as Error).message}`);
+      result = { error: { status: 500, message: 'The server had an error while processing your request. Sorry about that!', type: 'server_error' } };
+    }
+    const requestId = `req_${randomBytes(16).toString('hex')}`;
+    const id = randomId('batch_req_', 32);
+    if (isResponderError(result)) {
+      const { status, message, type, code, param } = result.error;
+      const body = { error: { message, type: type ?? (status >= 500 ? 'server_error' : 'invalid_request_error'), param: param ?? null, code: code ?? null } };
+      batch.errorLines.push(JSON.stringify({ id, custom_id: request.customId, response: { status_code: status, request_id: requestId, body }, error: null }));
+      batch.counts.failed++;
+      return;
+    }
+    const built = batch.endpoint === '/v1/embeddings' ? embeddingBody(request.body, model) : chatCompletionBody(request.body, model, result, atMs);
+    batch.usage.input += built.usage.input;
+    batch.usage.cached += built.usage.cached;
+    batch.usage.output += built.usage.output;
+    batch.usage.reasoning += built.usage.reasoning;
+    batch.outputLines.push(JSON.stringify({ id, custom_id: request.customId, response: { status_code: 200, request_id: requestId, body: built.body }, error: null }));
+    batch.counts.completed++;
+  }
+
+  // ---- wire format ---------------------------------------------------------------------------------------------
+
+  toApi(batch: StoredBatch): Record<string, unknown> {
+    const { at } = batch;
+    const ended = batch.status === 'completed' || batch.status === 'expired' || batch.status === 'cancelled';
+    return {
+      id: batch.id,
+      object: 'batch',
+      endpoint: batch.endpoint,
+      model: batch.model,
+      errors: batch.errors ? { object: 'list', data: batch.errors } : null,
+      input_file_id: batch.inputFileId,
+      completion_window: batch.completionWindow,
+      status: batch.status,
+      output_file_id: batch.outputFileId,
+      error_file_id: batch.errorFileId,
+      created_at: seconds(at.created),
+      in_progress_at: seconds(at.in_progress),
+      expires_at: seconds(at.expires),
+      finalizing_at: seconds(at.finalizing),
+      completed_at: seconds(at.completed),
+      failed_at: seconds(at.failed),
+      expired_at: seconds(at.expired),
+      cancelling_at: seconds(at.cancelling),
+      cancelled_at: seconds(at.cancelled),
+      request_counts: { total: batch.requests.length, completed: batch.counts.completed, failed: batch.counts.failed },
+      metadata: batch.metadata,
+      ...(ended
+        ? {
+            usage: {
+              input_tokens: batch.usage.input,
+              input_tokens_details: { cached_tokens: batch.usage.cached },
+              output_tokens: batch.usage.output,
+              output_tokens_details: { reasoning_tokens: batch.usage.reasoning },
+              total_tokens: batch.usage.input + batch.usage.output,
+            },
+          }
+        : {}),
+    };
+  }
+}
+
+// ---- validation helpers --------------------------------------------------------------------------------------------
+
+function requiredString(params: Record<string, unknown>, name: string): string {
+  const value = params[name];
+  if (value === undefined || value === null) throw new ApiError(400, `Missing required parameter: '${name}'.`, { param: name, code: 'missing_required_parameter' });
+  if (typeof value !== 'string') {
+    throw new ApiError(400, `Invalid type for '${name}': expected a string, but got ${describeType(value)} instead.`, { param: name, code: 'invalid_type' });
+  }
+  return value;
+}
+
+function listValues(values: string[]): string {
+  const quoted = values.map((v) => `'${v}'`);
+  return quoted.length > 1 ? `${quoted.slice(0, -1).join(', ')}, and ${quoted.at(-1)}` : quoted.join('');
+}
+
+/** Metadata: up to 16 pairs, string keys up to 64 characters, string values up to 512. */
+function validateMetadata(value: unknown): Record<string, string> | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new ApiError(400, `Invalid type for 'metadata': expected an object, but got ${describeType(value)} instead.`, { param: 'metadata', code: 'invalid_type' });
+  }
+  const entries = Object.entries(value);
+  if (entries.length > 16) {
+    throw new ApiError(400, `Invalid 'metadata': too many properties. Expected an object with at most 16 properties, but got an object with ${entries.length} properties instead.`, {
+      param: 'metadata',
+      code: 'object_above_max_properties',
+    });
+  }
+  for (const [key, v] of entries) {
+    if (key.length > 64) {
+      throw new ApiError(400, `Invalid 'metadata': string too long. Expected a key with maximum length 64, but got a key with length ${key.length} instead.`, {
+        param: 'metadata',
+        code: 'string_above_max_length',
+      });
+    }
+    if (typeof v !== 'string') {
+      throw new ApiError(400, `Invalid type for 'metadata.${key}': expected a string, but got ${describeType(v)} instead.`, { param: `metadata.${key}`, code: 'invalid_type' });
+    }
+    if (v.length > 512) {
+      throw new ApiError(400, `Invalid 'metadata.${key}': string too long. Expected a string with maximum length 512, but got a string with length ${v.length} instead.`, {
+        param: `metadata.${key}`,
+        code: 'string_above_max_length',
+      });
+    }
+  }
+  return { ...(value as Record<string, string>) };
+}
+
+/** The non-blank lines of a JSONL buffer with their 1-based line numbers, without building one huge string. */
+function jsonlLines(content: Buffer): { line: number; text: string }[] {
+  const lines: { line: number; text: string }[] = [];
+  let start = 0;
+  for (let line = 1; start < content.length; line++) {
+    let end = content.indexOf(0x0a, start);
+    if (end === -1) end = content.length;
+    const text = content.toString('utf8', start, end).replace(/\r$/, '');
+    if (text.trim() !== '') lines.push({ line, text });
+    start = end + 1;
+  }
+  return lines;
+}
+
+function validateLine(
+  text: string,
+  line: number,
+  endpoint: string,
+  seen: Set<string>,
+  knownModels: readonly string[] | undefined,
+): { errors: BatchError[]; request?: InputRequest } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return { errors: [{ code: 'invalid_json_line', line, message: 'This line is not parseable as valid JSON.', param: null }] };
+  }
+  const request = parsed as Record<string, unknown>;
+  const errors: BatchError[] = [];
+  const error = (code: string, message: string, param: string | null) => errors.push({ code, line, message, param });
+
+  for (const name of ['custom_id', 'method', 'url', 'body']) {
+    if (request[name] === undefined || request[name] === null) error('missing_required_parameter', `Missing required parameter: '${name}'.`, name);
+  }
+  if (errors.length > 0) return { errors };
+
+  const { custom_id: customId, method, url, body } = request;
+  if (typeof customId !== 'string') error('invalid_type', `Invalid type for 'custom_id': expected a string, but got ${describeType(customId)} instead.`, 'custom_id');
+  else if (seen.has(customId)) {
+    error('duplicate_custom_id', 'The custom_id for this request is a duplicate of another request. The custom_id parameter must be unique for each individual request in a batch.', 'custom_id');
+  } else seen.add(customId);
+  if (method !== 'POST') error('invalid_value', `Invalid value: '${String(method)}'. Supported values are: 'POST'.`, 'method');
+  if (url !== endpoint) error('invalid_url', 'The URL provided for this request does not match the batch endpoint.', 'url');
+  if (typeof body !== 'object' || Array.isArray(body)) {
+    error('invalid_type', `Invalid type for 'body': expected an object, but got ${describeType(body)} instead.`, 'body');
+    return { errors };
+  }
+  const b = body as Record<string, unknown>;
+  if (typeof b.model !== 'string' || b.model === '') error('invalid_request', 'Model parameter is required.', 'body.model');
+  else if (knownModels && !knownModels.includes(b.model)) error('model_not_found', `The provided model '${b.model}' is not supported by the Batch API.`, 'body.model');
+  if (endpoint === '/v1/chat/completions') {
+    if (!Array.isArray(b.messages) || b.messages.length === 0) error('invalid_request', 'Messages parameter is required.', 'body.messages');
+    if (b.stream === true) error('streaming_unsupported', 'Chat Completions: Streaming is not supported in the Batch API.', 'body.stream');
+  }
+  if (endpoint === '/v1/embeddings' && (b.input === undefined || b.input === null)) error('invalid_request', 'Input parameter is required.', 'body.input');
+  return errors.length > 0 ? { errors } : { errors, request: { line, customId: customId as string, body: b } };
+}
+
+// ---- response bodies -----------------------------------------------------------------------------------------------
+
+interface BuiltBody {
+  body: Record<string, unknown>;
+  usage: { input: number; cached: number; output: number; reasoning: number };
+}
+
+function chatCompletionBody(request: Record<string, unknown>, model: string, reply: Exclude<ResponderResult, { error: unknown }>, atMs: number): BuiltBody {
+  let content = reply.content;
+  let finishReason = reply.finishReason ?? 'stop';
+  const maxTokens = request.max_completion_tokens ?? request.max_tokens;
+  if (reply.usage?.completionTokens === undefined && typeof maxTokens === 'number' && estimateTokens(content) > maxTokens) {
+    content = content.slice(0, Math.max(0, maxTokens) * 4);
+    finishReason = 'length';
+  }
+  const n = typeof request.n === 'number' && Number.isInteger(request.n) && request.n > 1 ? request.n : 1;
+  const promptTokens = reply.usage?.promptTokens ?? estimateTokens(promptText(request));
+  const completionTokens = reply.usage?.completionTokens ?? estimateTokens(content) * n;
+  const cached = reply.usage?.cachedTokens ?? 0;
+  const reasoning = reply.usage?.reasoningTokens ?? 0;
+  const body = {
+    id: randomId('chatcmpl-', 29),
+    object: 'chat.completion',
+    created: Math.floor(atMs / 1000),
+    model,
+    choices: Array.from({ length: n }, (_, index) => ({
+      index,
+      message: { role: 'assistant', content, refusal: null, annotations: [] },
+      logprobs: null,
+      finish_reason: finishReason,
+    })),
+    usage: {
+      prompt_tokens: promptTokens,
+      completion_tokens: completionTokens,
+      total_tokens: promptTokens + completionTokens,
+      prompt_tokens_details: { cached_tokens: cached, audio_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: reasoning, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+    },
+    service_tier: 'default',
+    system_fingerprint: 'fp_emulator',
+  };
+  return { body, usage: { input: promptTokens, cached, output: completionTokens, reasoning } };
+}
+
+/** Deterministic unit vectors derived from a hash of each input. */
+function embeddingBody(request: Record<string, unknown>, model: string): BuiltBody {
+  const raw = request.input;
+  const inputs = (Array.isArray(raw) && raw.every((x) => typeof x !== 'number') ? raw : [raw]).map((x) => (typeof x === 'string' ? x : JSON.stringify(x)));
+  const dims = typeof request.dimensions === 'number' && request.dimensions > 0 ? request.dimensions : model.includes('large') ? 3072 : 1536;
+  const base64 = request.encoding_format === 'base64';
+  let tokens = 0;
+  const data = inputs.map((text, index) => {
+    tokens += estimateTokens(text);
+    const vector = new Float32Array(dims);
+    let seed = createHash('sha256').update(text).digest();
+    for (let i = 0; i < dims; i++) {
+      if (i % 8 === 0 && i > 0) seed = createHash('sha256').update(seed).digest();
+      vector[i] = seed.readInt32LE((i % 8) * 4) / 2 ** 31;
+    }
+    let sum = 0;
+    for (const x of vector) sum += x * x;
+    const norm = Math.sqrt(sum) || 1;
+    for (let i = 0; i < dims; i++) vector[i] /= norm;
+    return { object: 'embedding', index, embedding: base64 ? Buffer.from(vector.buffer).toString('base64') : Array.from(vector) };
+  });
+  return { body: { object: 'list', data, model, usage: { prompt_tokens: tokens, total_tokens: tokens } }, usage: { input: tokens, cached: 0, output: 0, reasoning: 0 } };
+}

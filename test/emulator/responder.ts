@@ -1,0 +1,229 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+
+/** One request of a batch, as the responder sees it. */
+export interface ResponderRequest {
+  customId: string;
+  model: string;
+  /** The batch endpoint, e.g. '/v1/chat/completions'. */
+  endpoint: string;
+  /** The request's `body` from the input file, untouched. */
+  body: Record<string, unknown>;
+}
+
+export interface ResponderUsage {
+  promptTokens?: number;
+  completionTokens?: number;
+  cachedTokens?: number;
+  reasoningTokens?: number;
+}
+
+export interface ResponderReply {
+  content: string;
+  /** 'stop' unless said otherwise (or 'length' when the emulator truncates to max_completion_tokens). */
+  finishReason?: 'stop' | 'length' | 'content_filter';
+  /** Missing counts are estimated as ceil(characters / 4) of the prompt and of the reply. */
+  usage?: ResponderUsage;
+}
+
+/** A per-request failure: it goes to the batch's error file with this HTTP status and error body. */
+export interface ResponderError {
+  error: { status: number; message: string; type?: string; code?: string | null; param?: string | null };
+}
+
+export type ResponderResult = ResponderReply | ResponderError;
+
+/** Must be synchronous and deterministic: the emulator calls it exactly once per request it answers. */
+export type Responder = (request: ResponderRequest) => ResponderResult;
+
+export function isResponderError(result: ResponderResult): result is ResponderError {
+  return 'error' in result && result.error !== undefined;
+}
+
+/** The token count the emulator charges for a text: ceil(characters / 4). */
+export function estimateTokens(text: string): number {
+  return Math.ceil(text.length / 4);
+}
+
+/** The text of a chat message's content (a string, or the text parts of an array of parts). */
+function contentText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) {
+    return content
+      .map((part) => (part && typeof part === 'object' && typeof (part as { text?: unknown }).text === 'string' ? (part as { text: string }).text : ''))
+      .filter(Boolean)
+      .join('\n');
+  }
+  return '';
+}
+
+function messagesOf(body: Record<string, unknown>): { role?: unknown; content?: unknown }[] {
+  return Array.isArray(body.messages) ? (body.messages as { role?: unknown; content?: unknown }[]).filter((m) => m && typeof m === 'object') : [];
+}
+
+/** The text of the last user message (of the last message when none is from the user). */
+export function lastUserMessage(body: Record<string, unknown>): string {
+  const messages = messagesOf(body);
+  const user = messages.findLast((m) => m.role === 'user') ?? messages.at(-1);
+  return user ? contentText(user.content) : '';
+}
+
+/** Every message's text, one after the other: what the prompt token estimate is computed from. */
+export function promptText(body: Record<string, unknown>): string {
+  return messagesOf(body)
+    .map((m) => contentText(m.content))
+    .join('\n');
+}
+
+/** The last non-empty line of the last user message, whitespace collapsed: usually the question itself. */
+export function questionOf(body: Record<string, unknown>): string {
+  const lines = lastUserMessage(body)
+    .split('\n')
+    .map((line) => line.replace(/\s+/g, ' ').trim())
+    .filter(Boolean);
+  return lines.at(-1) ?? '';
+}
+
+/** `[emulated MODEL] You asked: "QUESTION"` with the question cut at 200 characters. */
+export const defaultResponder: Responder = (request) => {
+  const question = questionOf(request.body);
+  const shown = question.length > 200 ? `${question.slice(0, 199)}…` : question;
+  return { content: `[emulated ${request.model}] You asked: "${shown}"` };
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Scripted responder
+
+export interface ScriptRule {
+  /** Exact model name, or a RegExp (in a file: a string written `/source/flags`). */
+  model?: string | RegExp;
+  /** Exact custom_id, or a RegExp (same notation as model). */
+  customId?: string | RegExp;
+  /** A regular expression searched in the last user message (a string is its source; `/source/flags` for flags). */
+  match?: string | RegExp;
+  /** The assistant's reply; `{{model}}`, `{{customId}}` and `{{0}}`..`{{9}}` (groups of `match`) are replaced. */
+  reply?: string;
+  finishReason?: ResponderReply['finishReason'];
+  usage?: ResponderUsage;
+  /** Answer this request with an error instead of a reply. */
+  error?: { status: number; message?: string; code?: string | null; type?: string; param?: string | null };
+}
+
+export interface Script {
+  rules: ScriptRule[];
+}
+
+const RULE_KEYS = new Set(['model', 'customId', 'match', 'reply', 'finishReason', 'usage', 'error']);
+
+/** A responder that answers with the first rule that matches, and with `fallback` when none does. */
+export function scriptedResponder(script: Script | ScriptRule[], fallback: Responder = defaultResponder): Responder {
+  const rules = compileRules(Array.isArray(script) ? script : script.rules);
+  return (request) => {
+    const message = lastUserMessage(request.body);
+    for (const rule of rules) {
+      if (rule.model && !rule.model(request.model)) continue;
+      if (rule.customId && !rule.customId(request.customId)) continue;
+      let groups: RegExpExecArray | null = null;
+      if (rule.match) {
+        rule.match.lastIndex = 0;
+        groups = rule.match.exec(message);
+        if (!groups) continue;
+      }
+      const source = rule.source;
+      if (source.error) {
+        const status = source.error.status;
+        return {
+          error: {
+            status,
+            message: source.error.message ?? `Scripted error ${status}.`,
+            type: source.error.type ?? (status >= 500 ? 'server_error' : 'invalid_request_error'),
+            code: source.error.code ?? null,
+            param: source.error.param ?? null,
+          },
+        };
+      }
+      const content = source.reply!.replace(/\{\{\s*(model|customId|\d)\s*\}\}/g, (_, key: string) => {
+        if (key === 'model') return request.model;
+        if (key === 'customId') return request.customId;
+        return groups?.[Number(key)] ?? '';
+      });
+      return { content, finishReason: source.finishReason, usage: source.usage };
+    }
+    return fallback(request);
+  };
+}
+
+interface CompiledRule {
+  source: ScriptRule;
+  model?: (value: string) => boolean;
+  customId?: (value: string) => boolean;
+  match?: RegExp;
+}
+
+function compileRules(rules: ScriptRule[]): CompiledRule[] {
+  if (!Array.isArray(rules)) throw new Error('script: expected a list of rules');
+  return rules.map((rule, index) => {
+    const where = `script rule ${index + 1}`;
+    if (!rule || typeof rule !== 'object') throw new Error(`${where}: expected an object`);
+    for (const key of Object.keys(rule)) {
+      if (!RULE_KEYS.has(key)) throw new Error(`${where}: unknown key "${key}" (allowed: ${[...RULE_KEYS].join(', ')})`);
+    }
+    if ((rule.reply === undefined) === (rule.error === undefined)) throw new Error(`${where}: give exactly one of "reply" and "error"`);
+    if (rule.reply !== undefined && typeof rule.reply !== 'string') throw new Error(`${where}: "reply" must be a string`);
+    if (rule.error !== undefined) {
+      const status = rule.error?.status;
+      if (!Number.isInteger(status) || status < 400 || status > 599) throw new Error(`${where}: "error.status" must be an HTTP status from 400 to 599`);
+    }
+    return {
+      source: rule,
+      model: rule.model === undefined ? undefined : matcher(rule.model, `${where}: model`),
+      customId: rule.customId === undefined ? undefined : matcher(rule.customId, `${where}: customId`),
+      match: rule.match === undefined ? undefined : toRegExp(rule.match, `${where}: match`, true),
+    };
+  });
+}
+
+/** Exact comparison for a plain string, a regular expression test for a RegExp or a `/source/flags` string. */
+function matcher(value: string | RegExp, where: string): (candidate: string) => boolean {
+  if (typeof value === 'string' && !/^\/.*\/[a-z]*$/s.test(value)) return (candidate) => candidate === value;
+  const re = toRegExp(value, where, false);
+  return (candidate) => {
+    re.lastIndex = 0;
+    return re.test(candidate);
+  };
+}
+
+function toRegExp(value: string | RegExp, where: string, plainIsSource: boolean): RegExp {
+  if (value instanceof RegExp) return value;
+  if (typeof value !== 'string') throw new Error(`${where} must be a string`);
+  const literal = /^\/(.*)\/([a-z]*)$/s.exec(value);
+  try {
+    if (literal) return new RegExp(literal[1], literal[2]);
+    if (plainIsSource) return new RegExp(value);
+  } catch (error) {
+    throw new Error(`${where}: invalid regular expression ${value}: ${(error as Error).message}`);
+  }
+  throw new Error(`${where}: not a regular expression: ${value}`);
+}
+
+/** A script from YAML or JSON text: either `{ rules: [...] }` or the list of rules itself. Throws on mistakes. */
+export function parseScript(text: string, source = 'script'): Script {
+  let value: unknown;
+  try {
+    value = parseYaml(text);
+  } catch (error) {
+    throw new Error(`${source}: ${(error as Error).message}`);
+  }
+  const rules = Array.isArray(value) ? value : (value as { rules?: unknown } | null)?.rules;
+  if (!Array.isArray(rules)) throw new Error(`${source}: expected a list of rules, or an object with a "rules" list`);
+  try {
+    compileRules(rules as ScriptRule[]);
+  } catch (error) {
+    throw new Error(`${source}: ${(error as Error).message}`);
+  }
+  return { rules: rules as ScriptRule[] };
+}
+
+export function loadScript(path: string): Script {
+  return parseScript(readFileSync(path, 'utf8'), path);
+}
