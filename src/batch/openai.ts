@@ -36,7 +36,7 @@ export class OpenAIBatchProvider implements BatchProvider {
       `openai:${requests[0]?.model}`,
     );
     try {
-      this.#log.info(`openai: uploading ${file.lines} requests (${(file.bytes / 1e6).toFixed(2)} MB)`);
+      this.#log.info(`openai:${requests[0]?.model}: uploading ${file.lines} requests (${(file.bytes / 1e6).toFixed(2)} MB)`);
       const upload = await this.#client.files.create({
         file: await toFile(await openAsBlob(file.path), 'batch-evals-requests.jsonl', { type: 'application/jsonl' }),
         purpose: 'batch',

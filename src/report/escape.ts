@@ -26,3 +26,10 @@ export function inline(text: string, maxChars = 300): string {
     .replace(/@/g, '@\u200b')
     .replace(/:\/\//g, ':\u200b//');
 }
+
+/** A short identifier as an inline code span: nothing inside a code span is interpreted, so only backticks and line breaks go. */
+export function code(text: string, maxChars = 120): string {
+  let flat = text.replace(CONTROL, '').replace(/[`\s]+/g, ' ').trim();
+  if (flat.length > maxChars) flat = `${flat.slice(0, maxChars - 1)}…`;
+  return `\`${flat}\``;
+}

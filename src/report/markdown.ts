@@ -1,7 +1,7 @@
 import type { Assertion } from '../config/types.ts';
 import { PRICES_CHECKED } from '../cost/prices.ts';
 import type { CaseResult } from '../score/score-run.ts';
-import { codeBlock, inline } from './escape.ts';
+import { code, codeBlock, inline } from './escape.ts';
 import type { RunSummary, Tally } from './summary.ts';
 
 export type RunStatus = 'completed' | 'pending' | 'failed';
@@ -51,7 +51,7 @@ export function renderMarkdown(data: ReportData): string {
   }
 
   const facts = data.batches.map((b) => {
-    const what = b.batchId ? `\`${inline(b.batchId, 80)}\` ${inline(b.providerStatus ?? 'submitted')}` : 'not submitted';
+    const what = b.batchId ? `${code(b.batchId, 80)} ${inline(b.providerStatus ?? 'submitted')}` : 'not submitted';
     return `${inline(b.label)}: ${what}${b.error ? ` (${inline(b.error, 200)})` : ''}`;
   });
   lines.push(`<sub>Batches: ${facts.join(' · ') || 'none'}. Prices as of ${PRICES_CHECKED}; batch is 50% of real time.</sub>`);
