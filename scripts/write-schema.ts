@@ -1,5 +1,7 @@
 // Writes the eval-file JSON Schema for editors (`# yaml-language-server: $schema=...`).
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { schema } from '../src/config/schema.ts';
 
-writeFileSync(new URL('../schema/batch-evals.schema.json', import.meta.url), `${JSON.stringify(schema, null, 2)}\n`);
+const dir = new URL('../schema/', import.meta.url);
+mkdirSync(dir, { recursive: true });
+writeFileSync(new URL('batch-evals.schema.json', dir), `${JSON.stringify(schema, null, 2)}\n`);
