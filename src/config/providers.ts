@@ -1,5 +1,5 @@
 import { ConfigError, keyPathString, type ConfigIssue } from './errors.ts';
-import type { ProviderSpec } from './types.ts';
+import type { ProviderName, ProviderSpec } from './types.ts';
 import type { YamlSource } from './yaml-source.ts';
 
 type RawProvider = string | { id: string; label?: string; config?: Record<string, unknown>; prompts?: string[] };
@@ -7,7 +7,8 @@ type RawProvider = string | { id: string; label?: string; config?: Record<string
 /** promptfoo provider options that configure the client, not the request body. */
 const CLIENT_OPTIONS = ['apiKey', 'apiKeyEnvar', 'apiHost', 'apiBaseUrl', 'organization', 'headers', 'cost', 'showThinking', 'functionToolCallbacks', 'maxRetries'];
 
-const OTHER_PROVIDERS = ['anthropic', 'vertex', 'google', 'gemini', 'bedrock', 'azure', 'ollama', 'mistral', 'groq', 'replicate', 'huggingface', 'cohere', 'http', 'exec', 'python', 'file', 'echo', 'openrouter', 'perplexity', 'togetherai', 'fireworks', 'deepseek', 'xai'];
+const SUPPORTED = 'openai:<model>, openai:chat:<model>, anthropic:<model>, anthropic:messages:<model>';
+const OTHER_PROVIDERS = ['vertex', 'google', 'gemini', 'bedrock', 'azure', 'ollama', 'mistral', 'groq', 'replicate', 'huggingface', 'cohere', 'http', 'exec', 'python', 'file', 'echo', 'openrouter', 'perplexity', 'togetherai', 'fireworks', 'deepseek', 'xai'];
 
 export function loadProviders(source: YamlSource, raw: RawProvider | RawProvider[]): ProviderSpec[] {
   const list = Array.isArray(raw) ? raw : [raw];
@@ -56,7 +57,7 @@ export function loadProviders(source: YamlSource, raw: RawProvider | RawProvider
   return specs;
 }
 
-export function parseProviderId(id: string): { provider: 'openai'; model: string } | { error: string } {
+export function parseProviderId(id: string): { provider: ProviderName; model: string } | { error: string } {
   const [name, ...rest] = id.split(':');
   if (name === 'openai') {
     if (rest.length === 2 && rest[0] === 'chat' && rest[1]) return { provider: 'openai', model: rest[1] };
@@ -68,10 +69,18 @@ export function parseProviderId(id: string): { provider: 'openai'; model: string
     }
     return { error: `provider '${id}' names no model; write openai:<model> or openai:chat:<model>` };
   }
-  if (OTHER_PROVIDERS.includes(name)) {
-    return { error: `provider '${id}': the ${name} provider is not supported yet (supported: openai:<model>, openai:chat:<model>)` };
+  if (name === 'anthropic') {
+    if (rest.length === 2 && rest[0] === 'messages' && rest[1]) return { provider: 'anthropic', model: rest[1] };
+    if (rest.length === 1 && rest[0] && !['messages', 'completion'].includes(rest[0])) return { provider: 'anthropic', model: rest[0] };
+    if (rest[0] === 'completion' || rest[0] === 'claude-agent-sdk' || rest[0] === 'claude-code') {
+      return { error: `provider '${id}': the Anthropic ${rest[0]} API has no batch endpoint; use anthropic:messages:<model>` };
+    }
+    return { error: `provider '${id}' names no model; write anthropic:<model> or anthropic:messages:<model>` };
   }
-  return { error: `unknown provider '${id}' (supported: openai:<model>, openai:chat:<model>)` };
+  if (OTHER_PROVIDERS.includes(name)) {
+    return { error: `provider '${id}': the ${name} provider is not supported yet (supported: ${SUPPORTED})` };
+  }
+  return { error: `unknown provider '${id}' (supported: ${SUPPORTED})` };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

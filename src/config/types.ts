@@ -45,7 +45,7 @@ export type Prompt = { label: string; location?: SourceLocation } & (
   | { kind: 'chat'; messages: ChatMessage[] }
 );
 
-export type ProviderName = 'openai';
+export type ProviderName = 'openai' | 'anthropic';
 
 export interface ProviderSpec {
   /** The id as written, e.g. `openai:chat:gpt-4.1-mini`. */

@@ -17,6 +17,8 @@ const anthropic = (input: number, output: number): Price => ({ input, output, ca
 
 /** Model ids and the prefixes of their dated versions (gpt-4o-2024-08-06, claude-sonnet-4-20250514). */
 export const PRICES: Record<string, Price> = {
+  'gpt-3.5-turbo': openai(0.5, 1.5, 0.5),
+  'gpt-4-turbo': openai(10, 30, 10),
   'gpt-4o': openai(2.5, 10, 1.25),
   'gpt-4o-mini': openai(0.15, 0.6, 0.075),
   'gpt-4.1': openai(2, 8, 0.5),

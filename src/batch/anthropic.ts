@@ -1,0 +1,124 @@
+import Anthropic from '@anthropic-ai/sdk';
+import type { ChatMessage } from '../config/types.ts';
+import type { Logger } from '../logger.ts';
+import { BatchLimitError } from './jsonl-file.ts';
+import type { BatchHandle, BatchProvider, BatchRequest, BatchStatus, RequestResult, Usage } from './types.ts';
+
+export const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
+export const ANTHROPIC_LIMITS = { maxRequests: 100_000, maxBytes: 256 * 1024 * 1024 };
+/** The Messages API requires max_tokens; promptfoo sends this much when a suite sets none. */
+export const ANTHROPIC_DEFAULT_MAX_TOKENS = 1024;
+
+export interface AnthropicBatchOptions {
+  apiKey: string;
+  /** Always explicit: the SDK would otherwise read ANTHROPIC_BASE_URL from the environment without saying so. */
+  baseURL: string;
+  log: Logger;
+}
+
+/** Anthropic's Message Batches: the requests go up in one JSON body, the results come back as a JSONL stream. */
+export class AnthropicBatchProvider implements BatchProvider {
+  readonly name = 'anthropic' as const;
+  readonly #client: Anthropic;
+  readonly #log: Logger;
+
+  constructor(options: AnthropicBatchOptions) {
+    this.#client = new Anthropic({ apiKey: options.apiKey, authToken: null, baseURL: options.baseURL, maxRetries: 4, timeout: 120_000 });
+    this.#log = options.log;
+  }
+
+  async submit(requests: BatchRequest[]): Promise<BatchHandle> {
+    const label = `anthropic:${requests[0]?.model}`;
+    if (requests.length > ANTHROPIC_LIMITS.maxRequests) {
+      throw new BatchLimitError(`${label}: ${requests.length.toLocaleString('en-US')} requests, more than the ${ANTHROPIC_LIMITS.maxRequests.toLocaleString('en-US')} a Message Batch takes`);
+    }
+    const body = requests.map(toBatchRequest);
+    const bytes = body.reduce((n, r) => n + Buffer.byteLength(JSON.stringify(r)) + 1, 0);
+    if (bytes > ANTHROPIC_LIMITS.maxBytes) {
+      throw new BatchLimitError(`${label}: ${(bytes / 2 ** 20).toFixed(0)} MB of requests, more than the 256 MB a Message Batch takes`);
+    }
+    if (requests.some((r) => r.params.max_tokens === undefined)) {
+      this.#log.info(`${label}: max_tokens not set in the provider config; sending ${ANTHROPIC_DEFAULT_MAX_TOKENS} (the API requires it)`);
+    }
+    this.#log.info(`${label}: sending ${requests.length} requests (${(bytes / 1e6).toFixed(2)} MB)`);
+    const batch = await this.#client.messages.batches.create({ requests: body });
+    return { provider: 'anthropic', batchId: batch.id, requestCount: requests.length, submittedAt: batch.created_at };
+  }
+
+  async status(handle: BatchHandle): Promise<BatchStatus> {
+    const batch = await this.#client.messages.batches.retrieve(handle.batchId);
+    const c = batch.request_counts;
+    return {
+      phase: batch.processing_status === 'ended' ? 'ended' : 'running',
+      providerStatus: batch.processing_status,
+      total: c.processing + c.succeeded + c.errored + c.canceled + c.expired,
+      completed: c.succeeded,
+      failed: c.errored + c.canceled + c.expired,
+      errors: [],
+    };
+  }
+
+  async *results(handle: BatchHandle): AsyncGenerator<RequestResult> {
+    const stream = await this.#client.messages.batches.results(handle.batchId);
+    for await (const line of stream) yield toResult(line);
+  }
+
+  async cancel(handle: BatchHandle): Promise<void> {
+    await this.#client.messages.batches.cancel(handle.batchId);
+  }
+}
+
+/** promptfoo's anthropic config names that differ from the Messages API's. */
+const RENAMED_PARAMS: Record<string, string> = { stop: 'stop_sequences' };
+
+function toBatchRequest(request: BatchRequest): Anthropic.Messages.Batches.BatchCreateParams.Request {
+  const params: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(request.params)) params[RENAMED_PARAMS[key] ?? key] = value;
+  const { system, messages } = splitSystem(request.messages);
+  return {
+    custom_id: request.id,
+    params: {
+      ...params,
+      model: request.model,
+      max_tokens: typeof params.max_tokens === 'number' ? params.max_tokens : ANTHROPIC_DEFAULT_MAX_TOKENS,
+      ...(system ? { system } : {}),
+      messages,
+    } as Anthropic.Messages.MessageCreateParamsNonStreaming,
+  };
+}
+
+/** The Messages API takes the system prompt as its own field, not as a message. */
+export function splitSystem(messages: ChatMessage[]): { system?: string; messages: { role: 'user' | 'assistant'; content: string }[] } {
+  const system = messages.filter((m) => m.role === 'system' || m.role === 'developer').map((m) => m.content);
+  const rest = messages.filter((m) => m.role === 'user' || m.role === 'assistant').map((m) => ({ role: m.role as 'user' | 'assistant', content: m.content }));
+  return { system: system.length ? system.join('\n\n') : undefined, messages: rest };
+}
+
+/** invalid_request_error means the request itself is wrong; every other error type may pass on a later try. */
+export function toResult(line: Anthropic.Messages.Batches.MessageBatchIndividualResponse): RequestResult {
+  const id = line.custom_id;
+  const result = line.result;
+  switch (result.type) {
+    case 'succeeded': {
+      const text = result.message.content.flatMap((block) => (block.type === 'text' ? [block.text] : [])).join('');
+      return { id, ok: true, text, usage: usageOf(result.message.usage), finishReason: result.message.stop_reason ?? undefined };
+    }
+    case 'errored': {
+      const error = result.error.error;
+      return { id, ok: false, error: { code: error.type, message: error.message, retryable: error.type !== 'invalid_request_error' } };
+    }
+    case 'canceled':
+      return { id, ok: false, error: { code: 'canceled', message: 'the batch was canceled before this request ran', retryable: true } };
+    case 'expired':
+      return { id, ok: false, error: { code: 'expired', message: 'the batch expired (24 hours) before this request ran', retryable: true } };
+  }
+}
+
+function usageOf(usage: Anthropic.Messages.Usage): Usage {
+  return {
+    inputTokens: usage.input_tokens,
+    outputTokens: usage.output_tokens,
+    cachedInputTokens: usage.cache_read_input_tokens ?? 0,
+    cacheWriteTokens: usage.cache_creation_input_tokens ?? 0,
+  };
+}
