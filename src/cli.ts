@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { MissingCredentialsError } from './batch/providers.ts';
 import { ConfigError } from './config/errors.ts';
 import { parseDuration } from './duration.ts';
 import { consoleLogger } from './logger.ts';
@@ -17,9 +18,10 @@ options:
   --max-wait <duration>     how long to wait for the batches, e.g. 90s, 20m, 2h (default 20m)
   --min-pass-rate <rate>    pass rate (0..1) below which the run fails (default: the suite's threshold, else 1)
   --openai-base-url <url>   an OpenAI-compatible batch API (default https://api.openai.com/v1)
+  --anthropic-base-url <url>  an Anthropic-compatible Message Batches API (default https://api.anthropic.com)
   --poll-interval <d>       first polling interval, growing to 60s (default 5s)
 
-The OpenAI API key is read from OPENAI_API_KEY.
+API keys are read from OPENAI_API_KEY and ANTHROPIC_API_KEY.
 Exit codes: 0 passed, 1 failed or errored, 2 bad config or usage, 3 batches still pending at --max-wait.`;
 
 export async function main(argv: string[]): Promise<number> {
@@ -34,6 +36,7 @@ export async function main(argv: string[]): Promise<number> {
         'max-wait': { type: 'string', default: '20m' },
         'min-pass-rate': { type: 'string' },
         'openai-base-url': { type: 'string' },
+        'anthropic-base-url': { type: 'string' },
         'poll-interval': { type: 'string', default: '5s' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -55,16 +58,24 @@ export async function main(argv: string[]): Promise<number> {
   if (process.env.OPENAI_BASE_URL && !values['openai-base-url']) {
     consoleLogger.warning('OPENAI_BASE_URL is set but ignored: pass --openai-base-url to use another endpoint');
   }
+  if (process.env.ANTHROPIC_BASE_URL && !values['anthropic-base-url']) {
+    consoleLogger.warning('ANTHROPIC_BASE_URL is set but ignored: pass --anthropic-base-url to use another endpoint');
+  }
 
   try {
     const minPassRate = values['min-pass-rate'] === undefined ? undefined : Number(values['min-pass-rate']);
     if (minPassRate !== undefined && !(minPassRate >= 0 && minPassRate <= 1)) throw new UsageError('--min-pass-rate must be between 0 and 1');
     const outcome = await evaluate({
       configPath,
-      credentials: { openaiApiKey: process.env.OPENAI_API_KEY, openaiBaseUrl: values['openai-base-url'] },
-      maxWaitMs: parseDuration(values['max-wait']!),
+      credentials: {
+        openaiApiKey: process.env.OPENAI_API_KEY,
+        openaiBaseUrl: values['openai-base-url'],
+        anthropicApiKey: process.env.ANTHROPIC_API_KEY,
+        anthropicBaseUrl: values['anthropic-base-url'],
+      },
+      maxWaitMs: durationOption('max-wait', values['max-wait']!),
       minPassRate,
-      pollIntervalMs: { initial: parseDuration(values['poll-interval']!), max: 60_000 },
+      pollIntervalMs: { initial: durationOption('poll-interval', values['poll-interval']!), max: 60_000 },
       log: consoleLogger,
       onWarnings: (warnings) => {
         for (const w of warnings) consoleLogger.warning(w.location ? `${w.location.file}:${w.location.line}:${w.location.column} ${w.message}` : w.message);
@@ -87,7 +98,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     return outcome.status === 'completed' ? 0 : outcome.status === 'pending' ? 3 : 1;
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof UsageError) {
+    if (err instanceof ConfigError || err instanceof UsageError || err instanceof MissingCredentialsError) {
       console.error(`error: ${err.message}`);
       return 2;
     }
@@ -97,3 +108,11 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+function durationOption(name: string, text: string): number {
+  try {
+    return parseDuration(text);
+  } catch (err) {
+    throw new UsageError(`--${name}: ${(err as Error).message}`);
+  }
+}

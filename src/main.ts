@@ -18,12 +18,18 @@ const actionLog: Logger = { info: core.info, warning: (m) => core.warning(m), de
 export async function run(): Promise<void> {
   try {
     const openaiApiKey = core.getInput('openai-api-key');
-    if (openaiApiKey) core.setSecret(openaiApiKey);
+    const anthropicApiKey = core.getInput('anthropic-api-key');
+    for (const key of [openaiApiKey, anthropicApiKey]) if (key) core.setSecret(key);
     const minPassRate = core.getInput('min-pass-rate');
 
     const outcome = await evaluate({
       configPath: core.getInput('config', { required: true }),
-      credentials: { openaiApiKey, openaiBaseUrl: core.getInput('openai-base-url') || undefined },
+      credentials: {
+        openaiApiKey,
+        openaiBaseUrl: core.getInput('openai-base-url') || undefined,
+        anthropicApiKey,
+        anthropicBaseUrl: core.getInput('anthropic-base-url') || undefined,
+      },
       maxWaitMs: parseDuration(core.getInput('max-wait') || '20m'),
       minPassRate: minPassRate ? parsePassRate(minPassRate) : undefined,
       metadata: runMetadata(),
