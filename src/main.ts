@@ -30,7 +30,7 @@ export async function run(): Promise<void> {
         anthropicApiKey,
         anthropicBaseUrl: core.getInput('anthropic-base-url') || undefined,
       },
-      maxWaitMs: parseDuration(core.getInput('max-wait') || '20m'),
+      maxWaitMs: durationInput('max-wait', '20m'),
       minPassRate: minPassRate ? parsePassRate(minPassRate) : undefined,
       metadata: runMetadata(),
       log: actionLog,
@@ -57,8 +57,20 @@ export async function run(): Promise<void> {
     }
   } catch (err) {
     core.setOutput('status', 'failed');
-    if (err instanceof ConfigError) annotateConfigError(err);
-    core.setFailed(err instanceof Error ? err.message : String(err));
+    if (err instanceof ConfigError) {
+      annotateConfigError(err);
+      core.setFailed(`the eval config has ${err.issues.length === 1 ? 'a problem' : `${err.issues.length} problems`}: see the annotations above`);
+    } else {
+      core.setFailed(err instanceof Error ? err.message : String(err));
+    }
+  }
+}
+
+function durationInput(name: string, fallback: string): number {
+  try {
+    return parseDuration(core.getInput(name) || fallback);
+  } catch (err) {
+    throw new Error(`input ${name}: ${(err as Error).message}`);
   }
 }
 

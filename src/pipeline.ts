@@ -5,7 +5,7 @@ import { loadSuite } from './config/load.ts';
 import type { ConfigWarning, Suite } from './config/types.ts';
 import type { Logger } from './logger.ts';
 import { buildPlan, type Plan } from './plan/plan.ts';
-import type { BatchFacts, RunStatus } from './report/markdown.ts';
+import { plural, type BatchFacts, type RunStatus } from './report/markdown.ts';
 import { summarize, type RunSummary } from './report/summary.ts';
 import { scoreRun, type CaseResult } from './score/score-run.ts';
 
@@ -20,7 +20,11 @@ export interface EvalOptions {
   log: Logger;
   /** Called with the config warnings once the suite is loaded, before anything is sent. */
   onWarnings?: (warnings: ConfigWarning[]) => void;
+  /** Called as each stage ends, with its wall time in ms (for the benchmark; bench/run.ts). */
+  onStage?: (stage: PipelineStage, ms: number) => void;
 }
+
+export type PipelineStage = 'load' | 'plan' | 'submit' | 'wait' | 'collect' | 'score';
 
 export interface EvalOutcome {
   suite: Suite;
@@ -37,18 +41,30 @@ export interface EvalOutcome {
 export async function evaluate(options: EvalOptions): Promise<EvalOutcome> {
   const { log } = options;
   const deadline = Date.now() + options.maxWaitMs;
+  let mark = performance.now();
+  const stageEnd = (stage: PipelineStage) => {
+    const now = performance.now();
+    options.onStage?.(stage, now - mark);
+    mark = now;
+  };
 
   const { suite, warnings } = loadSuite(options.configPath);
+  stageEnd('load');
   options.onWarnings?.(warnings);
 
+  mark = performance.now();
   const plan = buildPlan(suite);
+  stageEnd('plan');
   const requestCount = plan.batches.reduce((n, b) => n + b.requests.length, 0);
-  log.info(`${suite.description ?? suite.file}: ${plan.cases.length} cases, ${requestCount} distinct requests in ${plan.batches.length} batch(es)`);
+  log.info(`${suite.description ?? suite.file}: ${plural(plan.cases.length, 'case')}, ${plural(requestCount, 'distinct request')} in ${plural(plan.batches.length, 'batch', 'batches')}`);
 
   const runs: BatchRun[] = plan.batches.map((batch) => ({ batch, provider: providerFor(batch, options.credentials, log) }));
   await submitBatches(runs, { suite: suite.description ?? suite.file, ...options.metadata }, log);
+  stageEnd('submit');
   await waitForBatches(runs, { deadline, initialIntervalMs: options.pollIntervalMs?.initial ?? 5_000, maxIntervalMs: options.pollIntervalMs?.max ?? 60_000 }, log);
+  stageEnd('wait');
   const collected = await collectResults(runs, log);
+  stageEnd('collect');
 
   const pending = new Set<string>();
   const batchErrors = new Map<string, string>();
@@ -60,6 +76,7 @@ export async function evaluate(options: EvalOptions): Promise<EvalOutcome> {
   }
   const results = scoreRun({ plan, results: collected, pending, batchErrors, pricing: suite.pricing });
   const summary = summarize(results);
+  stageEnd('score');
   const minPassRate = options.minPassRate ?? suite.threshold ?? 1;
   return { suite, warnings, plan, runs, results, summary, minPassRate, status: verdict(summary, minPassRate) };
 }

@@ -3,6 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { finished } from 'node:stream/promises';
 
 export interface BatchLimits {
   maxRequests: number;
@@ -35,8 +36,9 @@ export async function writeJsonl<T>(items: Iterable<T>, toLine: (item: T) => unk
       lines++;
       bytes += Buffer.byteLength(line);
       if (lines > limits.maxRequests || bytes > limits.maxBytes) {
+        const limit = lines > limits.maxRequests ? `${limits.maxRequests.toLocaleString('en-US')} requests` : formatBytes(limits.maxBytes);
         throw new BatchLimitError(
-          `${label}: the batch passes the provider's limit of ${limits.maxRequests.toLocaleString('en-US')} requests or ${limits.maxBytes / 1e6} MB per batch; splitting a suite across batches is not supported yet, so run fewer cases per suite`,
+          `${label}: the batch passes the provider's limit of ${limit} per batch; splitting a suite across batches is not supported yet, so run fewer cases per suite`,
         );
       }
       if (!out.write(line)) await once(out, 'drain');
@@ -44,9 +46,17 @@ export async function writeJsonl<T>(items: Iterable<T>, toLine: (item: T) => unk
     out.end();
     await once(out, 'finish');
   } catch (err) {
+    // Wait for the stream to close (an in-flight write fails with an 'error' that must not go unhandled) before removing.
     out.destroy();
+    await finished(out).catch(() => {});
     await remove();
     throw err;
   }
   return { path, lines, bytes, remove };
+}
+
+/** Sizes the way providers document them: 200 MB means 200 × 1024 × 1024 bytes. */
+function formatBytes(bytes: number): string {
+  const mb = bytes / (1024 * 1024);
+  return mb >= 1 ? `${Number(mb.toFixed(2))} MB` : `${bytes.toLocaleString('en-US')} bytes`;
 }

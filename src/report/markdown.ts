@@ -62,7 +62,7 @@ function headline(data: ReportData): string {
   const t = data.summary.total;
   const scored = t.passed + t.failed + t.errored;
   const parts: string[] = [];
-  if (t.passRate !== undefined) parts.push(`**${percent(t.passRate)} passed** (${t.passed} of ${scored} cases)`);
+  if (t.passRate !== undefined) parts.push(`**${percent(t.passRate)} passed** (${t.passed} of ${plural(scored, 'case')})`);
   if (t.pending > 0) parts.push(`**${t.pending} case${t.pending === 1 ? '' : 's'} pending** in running batches`);
   parts.push(`batch cost ${money(t.batchCost)}`);
   parts.push(`saved ${money(t.realtimeCost - t.batchCost)} against real time`);
@@ -100,7 +100,16 @@ export function percent(rate: number): string {
   return `${(rate * 100).toFixed(rate === 1 || rate === 0 ? 0 : 1)}%`;
 }
 
+/** Dollars with enough decimals that a small run's cost does not read as free. */
 export function money(usd: number): string {
-  if (usd === 0) return '$0.00';
-  return Math.abs(usd) < 1 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(2)}`;
+  const abs = Math.abs(usd);
+  if (abs === 0) return '$0.00';
+  if (abs >= 1) return `$${usd.toFixed(2)}`;
+  if (abs >= 0.0001) return `$${usd.toFixed(4)}`;
+  if (abs >= 0.000001) return `$${usd.toFixed(6)}`;
+  return usd > 0 ? '<$0.000001' : '>-$0.000001';
+}
+
+export function plural(n: number, word: string, plural = `${word}s`): string {
+  return `${n.toLocaleString('en-US')} ${n === 1 ? word : plural}`;
 }

@@ -56,6 +56,6 @@ describe('the report', () => {
   it('counts pending cases apart from the pass rate', () => {
     const md = report([result('a', 'gpt-4o', 'passed'), result('a', 'gpt-4o', 'pending', { usage: undefined, cost: undefined, billed: false })], { status: 'pending' });
     expect(md).toMatch(/^## ⏳/);
-    expect(md).toContain('**100% passed** (1 of 1 cases) · **1 case pending** in running batches');
+    expect(md).toContain('**100% passed** (1 of 1 case) · **1 case pending** in running batches');
   });
 });
