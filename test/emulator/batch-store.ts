@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { ApiError, describeType, randomId } from './http.ts';
-import { estimateTokens, isResponderError, promptText, type Responder, type ResponderResult } from './responder.ts';
+import { chatMessages, estimateTokens, isResponderError, promptText, type Responder, type ResponderResult } from './responder.ts';
 
 /** Endpoints the real Batch API accepts, and the ones this emulator answers. */
 const REAL_ENDPOINTS = ['/v1/responses', '/v1/chat/completions', '/v1/embeddings', '/v1/completions', '/v1/moderations', '/v1/images/generations', '/v1/images/edits', '/v1/videos'];
@@ -326,7 +326,7 @@ export class BatchStore {
     const model = String(request.body.model);
     let result: ResponderResult;
     try {
-      result = this.options.responder({ customId: request.customId, model, endpoint: batch.endpoint, body: request.body });
+      result = this.options.responder({ customId: request.customId, model, provider: 'openai', endpoint: batch.endpoint, messages: chatMessages(request.body), body: request.body });
     } catch (error) {
       process.emitWarning(`OpenAI emulator: the responder threw for ${request.customId}: ${(error as Error).message}`);
       result = { error: { status: 500, message: 'The server had an error while processing your request. Sorry about that!', type: 'server_error' } };

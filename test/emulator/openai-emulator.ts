@@ -11,7 +11,7 @@ import { MultipartError, multipartBoundary, parseMultipart } from './multipart.t
 import { defaultResponder, loadScript, scriptedResponder, type Responder, type Script, type ScriptRule } from './responder.ts';
 
 export { defaultResponder, loadScript, parseScript, scriptedResponder } from './responder.ts';
-export type { Responder, ResponderError, ResponderReply, ResponderRequest, ResponderResult, Script, ScriptRule } from './responder.ts';
+export type { Responder, ResponderError, ResponderMessage, ResponderReply, ResponderRequest, ResponderResult, Script, ScriptRule } from './responder.ts';
 export type { BatchError, BatchStatus, FileObject, StoredBatch, StoredFile } from './batch-store.ts';
 
 export interface OpenAIEmulatorOptions {

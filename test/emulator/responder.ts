@@ -1,20 +1,39 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 
+/** One message of a conversation as plain text, whatever the provider's wire format. */
+export interface ResponderMessage {
+  /** 'system' for a system prompt (OpenAI system/developer messages, Anthropic's top-level `system`), else 'user' / 'assistant' / 'tool'... */
+  role: string;
+  /** The text parts joined with newlines; images and other non-text parts are left out. */
+  content: string;
+}
+
 /** One request of a batch, as the responder sees it. */
 export interface ResponderRequest {
   customId: string;
   model: string;
-  /** The batch endpoint, e.g. '/v1/chat/completions'. */
+  /** Which emulator asks; 'openai' when absent. */
+  provider?: 'openai' | 'anthropic';
+  /** The endpoint the request is for: the OpenAI batch endpoint, e.g. '/v1/chat/completions', or '/v1/messages'. */
   endpoint: string;
-  /** The request's `body` from the input file, untouched. */
+  /**
+   * The conversation, provider-neutral: the system prompt (if any) as a 'system' message first, then the turns.
+   * Both emulators fill it; when absent (a hand-made request) it is read from `body.messages`.
+   */
+  messages?: ResponderMessage[];
+  /** The request body as sent (OpenAI: the line's `body`; Anthropic: the request's `params`), untouched. */
   body: Record<string, unknown>;
 }
 
 export interface ResponderUsage {
+  /** All prompt tokens, cached ones included (Anthropic's input_tokens are this minus cachedTokens and cacheWriteTokens). */
   promptTokens?: number;
   completionTokens?: number;
+  /** Prompt tokens read from the cache (OpenAI cached_tokens, Anthropic cache_read_input_tokens). */
   cachedTokens?: number;
+  /** Prompt tokens written to the cache (Anthropic cache_creation_input_tokens; OpenAI ignores it). */
+  cacheWriteTokens?: number;
   reasoningTokens?: number;
 }
 
@@ -26,7 +45,10 @@ export interface ResponderReply {
   usage?: ResponderUsage;
 }
 
-/** A per-request failure: it goes to the batch's error file with this HTTP status and error body. */
+/**
+ * A per-request failure: OpenAI puts it in the batch's error file with this HTTP status and error body; Anthropic
+ * makes it an `errored` result whose error type is `type` when it is one of Anthropic's, else derived from `status`.
+ */
 export interface ResponderError {
   error: { status: number; message: string; type?: string; code?: string | null; param?: string | null };
 }
@@ -45,48 +67,82 @@ export function estimateTokens(text: string): number {
   return Math.ceil(text.length / 4);
 }
 
-/** The text of a chat message's content (a string, or the text parts of an array of parts). */
+/** The text of a message's content: a string, or the text parts of an array of parts (tool results included). */
 function contentText(content: unknown): string {
   if (typeof content === 'string') return content;
   if (Array.isArray(content)) {
     return content
-      .map((part) => (part && typeof part === 'object' && typeof (part as { text?: unknown }).text === 'string' ? (part as { text: string }).text : ''))
+      .map((part) => {
+        if (!part || typeof part !== 'object') return '';
+        const p = part as { type?: unknown; text?: unknown; content?: unknown };
+        if (typeof p.text === 'string') return p.text;
+        if (p.type === 'tool_result') return contentText(p.content);
+        return '';
+      })
       .filter(Boolean)
       .join('\n');
   }
   return '';
 }
 
-function messagesOf(body: Record<string, unknown>): { role?: unknown; content?: unknown }[] {
-  return Array.isArray(body.messages) ? (body.messages as { role?: unknown; content?: unknown }[]).filter((m) => m && typeof m === 'object') : [];
+/** An OpenAI chat body's messages as plain text (system and developer messages become role 'system'). */
+export function chatMessages(body: Record<string, unknown>): ResponderMessage[] {
+  const messages = Array.isArray(body.messages) ? (body.messages as unknown[]) : [];
+  return messages
+    .filter((m): m is { role?: unknown; content?: unknown } => !!m && typeof m === 'object')
+    .map((m) => ({ role: m.role === 'developer' ? 'system' : String(m.role ?? ''), content: contentText(m.content) }));
+}
+
+/** An Anthropic Messages request's `system` (a string or text blocks) and `messages` as plain text. */
+export function anthropicMessages(params: Record<string, unknown>): ResponderMessage[] {
+  const system = contentText(params.system);
+  const messages = chatMessages(params);
+  return system ? [{ role: 'system', content: system }, ...messages] : messages;
+}
+
+/** The request's conversation: `request.messages`, or the OpenAI-shaped `body.messages` when not given. */
+export function requestMessages(request: ResponderRequest): ResponderMessage[] {
+  return request.messages ?? chatMessages(request.body);
 }
 
 /** The text of the last user message (of the last message when none is from the user). */
-export function lastUserMessage(body: Record<string, unknown>): string {
-  const messages = messagesOf(body);
+function lastUserText(messages: ResponderMessage[]): string {
   const user = messages.findLast((m) => m.role === 'user') ?? messages.at(-1);
-  return user ? contentText(user.content) : '';
+  return user ? user.content : '';
 }
 
 /** Every message's text, one after the other: what the prompt token estimate is computed from. */
-export function promptText(body: Record<string, unknown>): string {
-  return messagesOf(body)
-    .map((m) => contentText(m.content))
-    .join('\n');
+export function conversationText(messages: ResponderMessage[]): string {
+  return messages.map((m) => m.content).join('\n');
 }
 
 /** The last non-empty line of the last user message, whitespace collapsed: usually the question itself. */
-export function questionOf(body: Record<string, unknown>): string {
-  const lines = lastUserMessage(body)
+function lastLine(text: string): string {
+  const lines = text
     .split('\n')
     .map((line) => line.replace(/\s+/g, ' ').trim())
     .filter(Boolean);
   return lines.at(-1) ?? '';
 }
 
+/** The text of the last user message of an OpenAI chat body. */
+export function lastUserMessage(body: Record<string, unknown>): string {
+  return lastUserText(chatMessages(body));
+}
+
+/** Every message's text of an OpenAI chat body. */
+export function promptText(body: Record<string, unknown>): string {
+  return conversationText(chatMessages(body));
+}
+
+/** The last non-empty line of the last user message of an OpenAI chat body. */
+export function questionOf(body: Record<string, unknown>): string {
+  return lastLine(lastUserMessage(body));
+}
+
 /** `[emulated MODEL] You asked: "QUESTION"` with the question cut at 200 characters. */
 export const defaultResponder: Responder = (request) => {
-  const question = questionOf(request.body);
+  const question = lastLine(lastUserText(requestMessages(request)));
   const shown = question.length > 200 ? `${question.slice(0, 199)}…` : question;
   return { content: `[emulated ${request.model}] You asked: "${shown}"` };
 };
@@ -119,7 +175,7 @@ const RULE_KEYS = new Set(['model', 'customId', 'match', 'reply', 'finishReason'
 export function scriptedResponder(script: Script | ScriptRule[], fallback: Responder = defaultResponder): Responder {
   const rules = compileRules(Array.isArray(script) ? script : script.rules);
   return (request) => {
-    const message = lastUserMessage(request.body);
+    const message = lastUserText(requestMessages(request));
     for (const rule of rules) {
       if (rule.model && !rule.model(request.model)) continue;
       if (rule.customId && !rule.customId(request.customId)) continue;
@@ -136,7 +192,8 @@ export function scriptedResponder(script: Script | ScriptRule[], fallback: Respo
           error: {
             status,
             message: source.error.message ?? `Scripted error ${status}.`,
-            type: source.error.type ?? (status >= 500 ? 'server_error' : 'invalid_request_error'),
+            // Left undefined when not given: each emulator derives its own provider's type from the status.
+            type: source.error.type,
             code: source.error.code ?? null,
             param: source.error.param ?? null,
           },
