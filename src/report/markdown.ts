@@ -41,6 +41,8 @@ export function renderMarkdown(data: ReportData): string {
   }
   lines.push('');
 
+  lines.push(...disagreements(data.results, summary.providers.map((t) => t.label)));
+
   const failures = data.results.filter((r) => r.status === 'failed' || r.status === 'errored');
   if (failures.length > 0) {
     const shown = failures.slice(0, data.maxFailures ?? 50);
@@ -56,6 +58,35 @@ export function renderMarkdown(data: ReportData): string {
   });
   lines.push(`<sub>Batches: ${facts.join(' · ') || 'none'}. Prices as of ${PRICES_CHECKED}; batch is 50% of real time.</sub>`);
   return `${lines.join('\n')}\n`;
+}
+
+const MARK: Record<CaseResult['status'], string> = { passed: '✅', failed: '❌', errored: '⚠️', pending: '⏳' };
+
+/** With several models, the cases where they do not all agree: a row per case, a column per model. */
+function disagreements(results: CaseResult[], labels: string[], maxRows = 30): string[] {
+  if (labels.length < 2) return [];
+  const rows = new Map<string, { title: string; status: Map<string, CaseResult['status']> }>();
+  for (const r of results) {
+    const c = r.case;
+    const key = `${c.prompt}\u0000${c.location ? `${c.location.file}:${c.location.line}:${c.location.column}` : c.description}\u0000${JSON.stringify(c.vars)}`;
+    let row = rows.get(key);
+    if (!row) rows.set(key, (row = { title: `${c.description} (prompt ${c.prompt})`, status: new Map() }));
+    row.status.set(c.provider, r.status);
+  }
+  const split = [...rows.values()].filter((row) => new Set(labels.map((l) => row.status.get(l))).size > 1);
+  if (split.length === 0) return [];
+  const out = [
+    `<details open><summary>${plural(split.length, 'case')} where the models disagree</summary>`,
+    '',
+    `| Case | ${labels.map((l) => inline(l, 60)).join(' | ')} |`,
+    `|:--|${labels.map(() => ':-:').join('|')}|`,
+  ];
+  for (const row of split.slice(0, maxRows)) {
+    out.push(`| ${inline(row.title, 120)} | ${labels.map((l) => (row.status.has(l) ? MARK[row.status.get(l)!] : '–')).join(' | ')} |`);
+  }
+  if (split.length > maxRows) out.push('', `…and ${split.length - maxRows} more in the results file.`);
+  out.push('', '</details>', '');
+  return out;
 }
 
 function headline(data: ReportData): string {
@@ -83,7 +114,7 @@ function failure(r: CaseResult): string[] {
   if (r.error) out.push(`- ${inline(r.error, 400)}`);
   for (const a of r.score?.assertions ?? []) {
     const sign = a.notApplicable ? '➖' : a.pass ? '✔️' : '✖️';
-    out.push(`- ${sign} ${describeAssertion(a.assertion)}: ${inline(a.reason, 400)}`);
+    out.push(`- ${sign} ${describeAssertion(a.assertion)}${a.pass && !a.notApplicable ? '' : `: ${inline(a.reason, 400)}`}`);
   }
   if (r.output !== undefined) out.push('', 'Output:', '', codeBlock(r.output, 1200));
   return out;
