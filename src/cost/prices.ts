@@ -36,5 +36,9 @@ export const PRICES: Record<string, Price> = {
   'claude-sonnet-4-5': anthropic(3, 15),
   'claude-sonnet-4': anthropic(3, 15),
   'claude-haiku-4-5': anthropic(1, 5),
+  'claude-3-7-sonnet': anthropic(3, 15),
+  'claude-3-5-sonnet': anthropic(3, 15),
   'claude-3-5-haiku': anthropic(0.8, 4),
+  'claude-3-opus': anthropic(15, 75),
+  'claude-3-haiku': anthropic(0.25, 1.25),
 };
