@@ -33,7 +33,8 @@ export class AnthropicBatchProvider implements BatchProvider {
       throw new BatchLimitError(`${label}: ${requests.length.toLocaleString('en-US')} requests, more than the ${ANTHROPIC_LIMITS.maxRequests.toLocaleString('en-US')} a Message Batch takes`);
     }
     const body = requests.map(toBatchRequest);
-    const bytes = body.reduce((n, r) => n + Buffer.byteLength(JSON.stringify(r)) + 1, 0);
+    // The size of the body the SDK sends, {"requests":[r1,r2,...]}: every request, a comma between two, the envelope.
+    const bytes = body.reduce((n, r) => n + Buffer.byteLength(JSON.stringify(r)), Buffer.byteLength('{"requests":[]}') + Math.max(0, body.length - 1));
     if (bytes > ANTHROPIC_LIMITS.maxBytes) {
       throw new BatchLimitError(`${label}: ${(bytes / 2 ** 20).toFixed(0)} MB of requests, more than the 256 MB a Message Batch takes`);
     }
@@ -94,7 +95,9 @@ export function splitSystem(messages: ChatMessage[]): { system?: string; message
   return { system: system.length ? system.join('\n\n') : undefined, messages: rest };
 }
 
-/** invalid_request_error means the request itself is wrong; every other error type may pass on a later try. */
+/** Errors that the same request would meet again; the others (api_error, overloaded_error, rate_limit_error…) may pass on a later try. */
+const PERMANENT_ERRORS = new Set(['invalid_request_error', 'not_found_error', 'authentication_error', 'permission_error', 'billing_error', 'request_too_large']);
+
 export function toResult(line: Anthropic.Messages.Batches.MessageBatchIndividualResponse): RequestResult {
   const id = line.custom_id;
   const result = line.result;
@@ -105,7 +108,7 @@ export function toResult(line: Anthropic.Messages.Batches.MessageBatchIndividual
     }
     case 'errored': {
       const error = result.error.error;
-      return { id, ok: false, error: { code: error.type, message: error.message, retryable: error.type !== 'invalid_request_error' } };
+      return { id, ok: false, error: { code: error.type, message: error.message, retryable: !PERMANENT_ERRORS.has(error.type) } };
     }
     case 'canceled':
       return { id, ok: false, error: { code: 'canceled', message: 'the batch was canceled before this request ran', retryable: true } };
