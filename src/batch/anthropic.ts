@@ -1,4 +1,4 @@
-import Anthropic from '@anthropic-ai/sdk';
+import type Anthropic from '@anthropic-ai/sdk';
 import type { ChatMessage } from '../config/types.ts';
 import type { Logger } from '../logger.ts';
 import { BatchLimitError } from './jsonl-file.ts';
@@ -19,12 +19,20 @@ export interface AnthropicBatchOptions {
 /** Anthropic's Message Batches: the requests go up in one JSON body, the results come back as a JSONL stream. */
 export class AnthropicBatchProvider implements BatchProvider {
   readonly name = 'anthropic' as const;
-  readonly #client: Anthropic;
+  readonly #options: AnthropicBatchOptions;
   readonly #log: Logger;
+  #sdk?: Promise<Anthropic>;
 
   constructor(options: AnthropicBatchOptions) {
-    this.#client = new Anthropic({ apiKey: options.apiKey, authToken: null, baseURL: options.baseURL, maxRetries: 4, timeout: 120_000 });
+    this.#options = options;
     this.#log = options.log;
+  }
+
+  /** The SDK is loaded on first use: a suite without Anthropic models does not pay its memory. */
+  async #batches(): Promise<Anthropic['messages']['batches']> {
+    const { apiKey, baseURL } = this.#options;
+    this.#sdk ??= import('@anthropic-ai/sdk').then(({ default: SDK }) => new SDK({ apiKey, authToken: null, baseURL, maxRetries: 4, timeout: 120_000 }));
+    return (await this.#sdk).messages.batches;
   }
 
   async submit(requests: BatchRequest[]): Promise<BatchHandle> {
@@ -42,12 +50,12 @@ export class AnthropicBatchProvider implements BatchProvider {
       this.#log.info(`${label}: max_tokens not set in the provider config; sending ${ANTHROPIC_DEFAULT_MAX_TOKENS} (the API requires it)`);
     }
     this.#log.info(`${label}: sending ${requests.length} requests (${(bytes / 1e6).toFixed(2)} MB)`);
-    const batch = await this.#client.messages.batches.create({ requests: body });
+    const batch = await (await this.#batches()).create({ requests: body });
     return { provider: 'anthropic', batchId: batch.id, requestCount: requests.length, submittedAt: batch.created_at };
   }
 
   async status(handle: BatchHandle): Promise<BatchStatus> {
-    const batch = await this.#client.messages.batches.retrieve(handle.batchId);
+    const batch = await (await this.#batches()).retrieve(handle.batchId);
     const c = batch.request_counts;
     return {
       phase: batch.processing_status === 'ended' ? 'ended' : 'running',
@@ -60,12 +68,12 @@ export class AnthropicBatchProvider implements BatchProvider {
   }
 
   async *results(handle: BatchHandle): AsyncGenerator<RequestResult> {
-    const stream = await this.#client.messages.batches.results(handle.batchId);
+    const stream = await (await this.#batches()).results(handle.batchId);
     for await (const line of stream) yield toResult(line);
   }
 
   async cancel(handle: BatchHandle): Promise<void> {
-    await this.#client.messages.batches.cancel(handle.batchId);
+    await (await this.#batches()).cancel(handle.batchId);
   }
 }
 

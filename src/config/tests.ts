@@ -54,16 +54,7 @@ function testsFromFile(ref: string, baseDir: string, from: SourceLocation, keyPa
     case '.csv':
       return readCsvTests(text, path, warnings);
     case '.jsonl':
-      return text.split(/\r?\n/).flatMap((line, i) => {
-        if (!line.trim()) return [];
-        const lineSource = parseJsonLine(line, path, i);
-        if (!isPlainObject(lineSource.value)) {
-          throw new ConfigError([{ message: 'each JSONL line must be a test object', location: { file: path, line: i + 1, column: 1 } }]);
-        }
-        const checked = validate(lineSource, 'test');
-        warnings.push(...checked.warnings);
-        return [{ value: checked.value as RawTestValue, source: lineSource, path: [] }];
-      });
+      return jsonlTests(text, path, warnings);
     case '.yaml':
     case '.yml':
     case '.json': {
@@ -131,6 +122,36 @@ function resolveVarFiles(vars: Record<string, unknown> | undefined, test: RawTes
     return text;
   };
   return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, resolveOne(v, k)]));
+}
+
+/**
+ * The tests of a JSONL file. A line's YAML document (which knows where each key was written) takes some 20 KB,
+ * so the documents are not all kept until the tests are built: a line that is plain JSON is read with JSON.parse,
+ * and its document is made when a position is first asked for, one line at a time (buildTests asks line by line).
+ */
+function jsonlTests(text: string, file: string, warnings: ConfigWarning[]): RawTest[] {
+  const lines = text.split(/\r?\n/);
+  let last: { index: number; source: YamlSource } | undefined;
+  const parsed = (index: number): YamlSource => {
+    if (last?.index !== index) last = { index, source: parseJsonLine(lines[index], file, index) };
+    return last.source;
+  };
+  return lines.flatMap((line, i) => {
+    if (!line.trim()) return [];
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      value = parsed(i).value; // not strict JSON: YAML reads it, or says where it is wrong
+    }
+    if (!isPlainObject(value)) {
+      throw new ConfigError([{ message: 'each JSONL line must be a test object', location: { file, line: i + 1, column: 1 } }]);
+    }
+    const lineSource: YamlSource = { file, value, locate: (p) => parsed(i).locate(p), locateKey: (p) => parsed(i).locateKey(p) };
+    const checked = validate(lineSource, 'test');
+    warnings.push(...checked.warnings);
+    return [{ value: checked.value as RawTestValue, source: lineSource, path: [] }];
+  });
 }
 
 function parseJsonLine(line: string, file: string, index: number): YamlSource {

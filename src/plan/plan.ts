@@ -42,17 +42,19 @@ export function buildPlan(suite: Suite): Plan {
   const seen = new Set<string>();
   const issues: ConfigIssue[] = [];
 
-  const expanded = suite.tests.flatMap((test) => expandVars(test.vars).map((vars) => ({ test, vars })));
+  // Assertions and descriptions depend on a test's vars only: made once per test, shared by its cases.
+  const expanded = suite.tests.flatMap((test) => expandVars(test.vars).map((vars): ExpandedTest => ({ test, vars })));
   for (const provider of suite.providers) {
     const prompts = suite.prompts.filter((p) => !provider.prompts || provider.prompts.includes(p.label));
     const batch = batchFor(batches, provider);
     for (const prompt of prompts) {
-      for (const { test, vars } of expanded) {
+      for (const entry of expanded) {
+        const { test, vars } = entry;
         let messages;
         let assertions: Assertion[];
         try {
           messages = renderPrompt(prompt, vars);
-          assertions = test.assert.map((a) => ({ ...a, value: renderDeep(a.value, vars) }));
+          assertions = entry.assertions ??= test.assert.map((a) => ({ ...a, value: renderDeep(a.value, vars) }));
         } catch (err) {
           issues.push({
             message: `prompt '${prompt.label}' cannot be rendered for this test: ${templateErrorMessage(err)}`,
@@ -69,7 +71,7 @@ export function buildPlan(suite: Suite): Plan {
           index: cases.length,
           provider: provider.label,
           prompt: prompt.label,
-          description: describe(test, vars),
+          description: (entry.description ??= describe(test, vars)),
           vars,
           assertions,
           threshold: test.threshold,
@@ -83,6 +85,13 @@ export function buildPlan(suite: Suite): Plan {
   }
   if (issues.length) throw new ConfigError(issues.slice(0, 20));
   return { cases, batches: [...batches.values()].filter((b) => b.requests.length > 0) };
+}
+
+interface ExpandedTest {
+  test: TestCase;
+  vars: Record<string, unknown>;
+  assertions?: Assertion[];
+  description?: string;
 }
 
 function batchFor(batches: Map<string, PlannedBatch>, provider: ProviderSpec): PlannedBatch {
