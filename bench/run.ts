@@ -6,8 +6,10 @@
  *   npm run bench -- --sizes 5000,50000,100000 --format jsonl --keep --verbose
  *   npm run bench -- --regex static        # one regex for the whole suite instead of one per row (from its vars)
  *   npm run bench -- --node-flags=--max-semi-space-size=16     # flags for the measured child processes
+ *   npm run bench -- --from-source         # measure src/ through Node's type stripping instead of the bundle
  *
- * Every size runs in a child Node process of its own, so its peak RSS (process.resourceUsage().maxRSS) is that
+ * The measured code is bench/child.ts bundled with ncc, as the action and the CLI ship. Every size runs in a child
+ * Node process of its own, so its peak RSS (process.resourceUsage().maxRSS) is that
  * size's alone; the emulator runs in another child process, so its memory is not counted either. Each suite is
  * 2 prompts x 2 OpenAI providers x (size / 4) test rows, with defaultTest assertions (cost, not-icontains) and
  * four deterministic assertions per row (icontains, regex, javascript, and icontains-any / contains / not-is-json),
@@ -23,36 +25,12 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { STAGES, RESULT_MARK, type ChildResult } from './measure.ts';
 
 const TARGET = { cases: 50_000, seconds: 15, rssMB: 500 };
-const STAGES = ['load', 'plan', 'submit', 'wait', 'collect', 'score', 'report'] as const;
-type Stage = (typeof STAGES)[number];
 const PROMPTS = 2;
 const PROVIDERS = 2;
-const RESULT_MARK = 'BENCH_RESULT ';
 
-/** What a child reports for one size. */
-interface ChildResult {
-  cases: number;
-  requests: number;
-  passed: number;
-  failed: number;
-  errored: number;
-  pending: number;
-  /** Seconds per stage. */
-  stages: Record<Stage, number>;
-  /** RSS in MB right after each stage. */
-  rssAfter: Record<Stage, number>;
-  totalSeconds: number;
-  peakRssMB: number;
-  /** RSS once the engine's modules are imported, before the run. */
-  baselineRssMB: number;
-  peakHeapMB: number;
-  resultsFileMB: number;
-  markdownKB: number;
-}
-
-const MB = 1024 * 1024;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Parent: generates the suites, starts the emulator, runs a child per size, prints the table.
@@ -66,6 +44,7 @@ async function parent(): Promise<number> {
       verbose: { type: 'boolean', default: false },
       'node-flags': { type: 'string', default: '' },
       regex: { type: 'string', default: 'row' },
+      'from-source': { type: 'boolean', default: false },
     },
   });
   const nodeFlags = values['node-flags']!.split(/\s+/).filter(Boolean);
@@ -92,6 +71,8 @@ async function parent(): Promise<number> {
   const results: ChildResult[] = [];
   let crashed = false;
   try {
+    const child = values['from-source'] ? CHILD_SOURCE : await bundleChild(join(root, 'child'));
+    console.log(`bench: measuring ${values['from-source'] ? 'the TypeScript sources' : 'the engine bundled with ncc, as dist/ is'}`);
     for (const size of sizes) {
       const dir = join(root, `suite-${size}`);
       const generated = performance.now();
@@ -99,7 +80,7 @@ async function parent(): Promise<number> {
       console.log(`bench: ${size.toLocaleString('en-US')} cases generated in ${((performance.now() - generated) / 1000).toFixed(1)}s; running...`);
       const emulator = await startEmulator();
       try {
-        const result = await runChild(config, emulator.url, dir, values.verbose!, nodeFlags);
+        const result = await runChild(child, config, emulator.url, dir, values.verbose!, nodeFlags);
         results.push(result);
         console.log(
           `bench: ${size.toLocaleString('en-US')} cases: ${result.totalSeconds.toFixed(2)}s, peak RSS ${result.peakRssMB.toFixed(0)} MB ` +
@@ -215,9 +196,19 @@ async function startEmulator(): Promise<{ url: string; stop: () => Promise<void>
   }
 }
 
-function runChild(config: string, url: string, dir: string, verbose: boolean, nodeFlags: string[]): Promise<ChildResult> {
-  const self = fileURLToPath(import.meta.url);
-  const proc: ChildProcess = spawn(process.execPath, [...nodeFlags, self, '--child', config, url, dir, ...(verbose ? ['--verbose'] : [])], {
+const CHILD_SOURCE = fileURLToPath(new URL('child.ts', import.meta.url));
+
+/** bench/child.ts bundled by ncc, like dist/: Node's TypeScript stripping alone costs ~35 MB of RSS. */
+async function bundleChild(outDir: string): Promise<string> {
+  const ncc = fileURLToPath(new URL('../node_modules/@vercel/ncc/dist/ncc/cli.js', import.meta.url));
+  const proc = spawn(process.execPath, [ncc, 'build', CHILD_SOURCE, '-o', outDir, '--quiet'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const [code] = await once(proc, 'close');
+  if (code !== 0) throw new Error(`ncc could not bundle ${CHILD_SOURCE} (exit ${code})`);
+  return join(outDir, 'index.js');
+}
+
+function runChild(child: string, config: string, url: string, dir: string, verbose: boolean, nodeFlags: string[]): Promise<ChildResult> {
+  const proc: ChildProcess = spawn(process.execPath, [...nodeFlags, child, config, url, dir, ...(verbose ? ['--verbose'] : [])], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
@@ -337,81 +328,4 @@ function csvCell(value: string): string {
   return /[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// Child: one size, measured.
-
-async function child(): Promise<void> {
-  const [config, url, dir] = process.argv.slice(process.argv.indexOf('--child') + 1);
-  const verbose = process.argv.includes('--verbose');
-  const { batchFacts, evaluate } = await import('../src/pipeline.ts');
-  const { renderMarkdown } = await import('../src/report/markdown.ts');
-  const { writeResultsFile } = await import('../src/report/results-file.ts');
-  const baselineRssMB = process.memoryUsage().rss / MB;
-
-  let peakHeap = 0;
-  const sampler = setInterval(() => (peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed)), 25);
-  const stages = {} as Record<Stage, number>;
-  const rssAfter = {} as Record<Stage, number>;
-  const ended = (stage: Stage, ms: number) => {
-    const mem = process.memoryUsage();
-    peakHeap = Math.max(peakHeap, mem.heapUsed);
-    stages[stage] = ms / 1000;
-    rssAfter[stage] = mem.rss / MB;
-  };
-  const quiet = () => {};
-  const log = verbose
-    ? { info: (m: string) => console.error(`  [child] ${m}`), warning: (m: string) => console.error(`  [child] warning: ${m}`), debug: quiet }
-    : { info: quiet, warning: (m: string) => console.error(`  [child] warning: ${m}`), debug: quiet };
-
-  const started = performance.now();
-  const outcome = await evaluate({
-    configPath: config,
-    credentials: { openaiApiKey: 'sk-bench-not-a-real-key', openaiBaseUrl: url },
-    maxWaitMs: 10 * 60_000,
-    pollIntervalMs: { initial: 100, max: 1_000 },
-    log,
-    onStage: ended,
-  });
-
-  const reportStart = performance.now();
-  const report = {
-    title: outcome.suite.description ?? config,
-    status: outcome.status,
-    minPassRate: outcome.minPassRate,
-    summary: outcome.summary,
-    results: outcome.results,
-    batches: batchFacts(outcome.runs),
-  };
-  const markdown = renderMarkdown(report);
-  const markdownPath = join(dir, 'report.md');
-  const resultsPath = join(dir, 'results.json');
-  await writeFile(markdownPath, markdown);
-  await writeResultsFile(resultsPath, { ...report, suite: report.title });
-  ended('report', performance.now() - reportStart);
-  const totalSeconds = (performance.now() - started) / 1000;
-  clearInterval(sampler);
-
-  const t = outcome.summary.total;
-  const result: ChildResult = {
-    cases: outcome.plan.cases.length,
-    requests: outcome.plan.batches.reduce((n, b) => n + b.requests.length, 0),
-    passed: t.passed,
-    failed: t.failed,
-    errored: t.errored,
-    pending: t.pending,
-    stages,
-    rssAfter,
-    totalSeconds,
-    // maxRSS is in KiB: the true peak, even inside synchronous stages a sampler could not see.
-    peakRssMB: process.resourceUsage().maxRSS / 1024,
-    baselineRssMB,
-    peakHeapMB: peakHeap / MB,
-    resultsFileMB: (await stat(resultsPath)).size / MB,
-    markdownKB: Buffer.byteLength(markdown) / 1024,
-  };
-  process.stdout.write(`${RESULT_MARK}${JSON.stringify(result)}\n`);
-}
-
-// Last, so that every constant above is initialised.
-if (process.argv.includes('--child')) await child();
-else process.exitCode = await parent();
+process.exitCode = await parent();

@@ -1,5 +1,5 @@
 import { openAsBlob } from 'node:fs';
-import OpenAI, { toFile } from 'openai';
+import OpenAI from 'openai';
 import type { Logger } from '../logger.ts';
 import { writeJsonl } from './jsonl-file.ts';
 import { responseLines } from './lines.ts';
@@ -38,7 +38,8 @@ export class OpenAIBatchProvider implements BatchProvider {
     try {
       this.#log.info(`openai:${requests[0]?.model}: uploading ${file.lines} requests (${(file.bytes / 1e6).toFixed(2)} MB)`);
       const upload = await this.#client.files.create({
-        file: await toFile(await openAsBlob(file.path), 'batch-evals-requests.jsonl', { type: 'application/jsonl' }),
+        // A File over the disk-backed blob goes out from disk; a bare Blob would be read into memory first.
+        file: new File([await openAsBlob(file.path)], 'batch-evals-requests.jsonl', { type: 'application/jsonl' }),
         purpose: 'batch',
       });
       const batch = await this.#client.batches.create({

@@ -73,7 +73,9 @@ function disagreements(results: CaseResult[], labels: string[], maxRows = 30): s
     if (!row) rows.set(key, (row = { title: `${c.description} (prompt ${c.prompt})`, status: new Map() }));
     row.status.set(c.provider, r.status);
   }
-  const split = [...rows.values()].filter((row) => new Set(labels.map((l) => row.status.get(l))).size > 1);
+  // Only the models that ran a case are compared: a case another model has no result for (a provider `prompts:`
+  // filter) is not a disagreement by itself; that model's column shows – where a row is listed.
+  const split = [...rows.values()].filter((row) => new Set(row.status.values()).size > 1);
   if (split.length === 0) return [];
   const out = [
     `<details open><summary>${plural(split.length, 'case')} where the models disagree</summary>`,

@@ -1,7 +1,7 @@
 /**
  * The action as GitHub runs it: `node src/index.ts` in a child process with the runner's environment (INPUT_* with
  * action.yml's defaults filled in, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, RUNNER_TEMP...), against the OpenAI Batch
- * API emulator over real HTTP (started in this process).
+ * API and Anthropic Message Batches emulators over real HTTP (started in this process).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { startAnthropicEmulator, type AnthropicEmulator, type AnthropicEmulatorOptions } from '../emulator/anthropic-emulator.ts';
 import { startOpenAIEmulator, type OpenAIEmulator, type OpenAIEmulatorOptions, type ScriptRule } from '../emulator/openai-emulator.ts';
 import { runnerEnv } from '../helpers/action-env.ts';
 import { runNode, tempTree } from '../helpers/node-process.ts';
@@ -20,7 +21,10 @@ const QUICKSTART_SCRIPT = join(ROOT, 'test/emulator/quickstart-script.yaml');
 
 const OUTPUT_NAMES = ['status', 'pass-rate', 'passed', 'failed', 'errored', 'cost', 'realtime-cost', 'savings', 'batch-ids', 'results-file'];
 
-const emulators: OpenAIEmulator[] = [];
+const MINI = 'openai:gpt-4.1-mini';
+const HAIKU = 'anthropic:messages:claude-haiku-4-5';
+
+const emulators: { close(): Promise<void> }[] = [];
 afterEach(async () => {
   await Promise.all(emulators.splice(0).map((e) => e.close()));
 });
@@ -29,6 +33,24 @@ async function emulator(options: OpenAIEmulatorOptions): Promise<OpenAIEmulator>
   const e = await startOpenAIEmulator(options);
   emulators.push(e);
   return e;
+}
+
+async function anthropicEmulator(options: AnthropicEmulatorOptions): Promise<AnthropicEmulator> {
+  const e = await startAnthropicEmulator(options);
+  emulators.push(e);
+  return e;
+}
+
+/**
+ * Both emulators answering from the quickstart script, and fresh keys for them; the Anthropic emulator takes only its
+ * key, so a run through it proves the anthropic-api-key input is what was sent.
+ */
+async function quickstart() {
+  const keys = { openai: newKey(), anthropic: `sk-ant-e2e-${randomBytes(12).toString('hex')}` };
+  const openai = await emulator({ instant: true, script: QUICKSTART_SCRIPT });
+  const anthropic = await anthropicEmulator({ instant: true, script: QUICKSTART_SCRIPT, apiKey: keys.anthropic });
+  const inputs = { config: QUICKSTART, 'openai-api-key': keys.openai, 'openai-base-url': openai.url, 'anthropic-api-key': keys.anthropic, 'anthropic-base-url': anthropic.url };
+  return { openai, anthropic, keys, inputs };
 }
 
 /** GitHub sets INPUT_<NAME> for every input of action.yml that has a default, whether the workflow gives it or not. */
@@ -62,13 +84,20 @@ const commands = (stdout: string, kind: string) =>
     .filter((l) => l.startsWith(`::${kind} `) || l.startsWith(`::${kind}::`))
     .map((l) => l.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%3A/g, ':').replace(/%2C/g, ',').replace(/%25/g, '%'));
 
-function expectMasked(result: { stdout: string; stderr: string; summary: string }, key: string, outputFile: string) {
+/**
+ * Each key is masked (`::add-mask::`) before anything else is printed, and appears nowhere else: not in another line
+ * of stdout, stderr, the job summary, or any of `files` (GITHUB_OUTPUT, the results file).
+ */
+function expectMasked(result: { stdout: string; stderr: string; summary: string }, keys: string[], files: string[]) {
   const lines = result.stdout.split('\n');
-  expect(lines[0]).toBe(`::add-mask::${key}`);
-  expect(lines.filter((l) => l.includes(key))).toEqual([`::add-mask::${key}`]);
-  expect(result.stderr).not.toContain(key);
-  expect(result.summary).not.toContain(key);
-  expect(readFileSync(outputFile, 'utf8')).not.toContain(key);
+  const masks = keys.map((key) => `::add-mask::${key}`);
+  expect([...lines.slice(0, keys.length)].sort()).toEqual([...masks].sort());
+  for (const key of keys) {
+    expect(lines.filter((l) => l.includes(key))).toEqual([`::add-mask::${key}`]);
+    expect(result.stderr).not.toContain(key);
+    expect(result.summary).not.toContain(key);
+    for (const file of files) expect(readFileSync(file, 'utf8'), file).not.toContain(key);
+  }
 }
 
 /** A workspace with evals/suite.yaml: four questions to gpt-4.1-mini, each answered with a known token usage. */
@@ -110,64 +139,110 @@ ${extraTestLines}    assert:
 }
 
 describe('batch-evals action end to end', { timeout: 30_000 }, () => {
-  it('sets every output, writes the job summary and masks the key (quickstart, min-pass-rate under the achieved rate)', async () => {
-    const e = await emulator({ instant: true, script: QUICKSTART_SCRIPT });
-    const key = newKey();
-    const r = await runAction({ config: QUICKSTART, 'openai-api-key': key, 'openai-base-url': e.url, 'max-wait': '2m', 'min-pass-rate': '0.7' });
+  it('sets every output, writes the job summary and masks both keys (quickstart on both providers, min-pass-rate under the achieved rate)', async () => {
+    const { openai, anthropic, keys, inputs } = await quickstart();
+    const r = await runAction({ ...inputs, 'max-wait': '2m', 'min-pass-rate': '0.7' });
 
     expect(commands(r.stdout, 'error')).toEqual([]);
     expect(commands(r.stdout, 'warning')).toEqual([]);
     expect(r.code).toBe(0);
 
-    const batchIds = [...e.state.batches.keys()];
-    expect(batchIds).toHaveLength(2);
+    const [openaiBatch, ...moreOpenai] = openai.state.batches.values();
+    const [anthropicBatch, ...moreAnthropic] = anthropic.state.batches.values();
+    expect([moreOpenai, moreAnthropic]).toEqual([[], []]);
     const resultsFile = join(r.runner.dir, 'batch-evals-results.json');
     expect(Object.keys(r.outputs).sort()).toEqual([...OUTPUT_NAMES].sort());
-    expect(r.outputs).toMatchObject({ status: 'completed', 'pass-rate': '0.7500', passed: '9', failed: '3', errored: '0', 'results-file': resultsFile });
-    expect(r.outputs['batch-ids'].split(',').sort()).toEqual([...batchIds].sort());
+    // Batch cost: gpt-4.1-mini $0.000219 ($0.40 / $1.60 per million, halved) + claude-haiku-4-5 $0.000445 ($1 / $5, halved).
+    expect(r.outputs).toEqual({
+      status: 'completed',
+      'pass-rate': '0.7500',
+      passed: '9',
+      failed: '3',
+      errored: '0',
+      cost: '0.000664',
+      'realtime-cost': '0.001328',
+      savings: '0.000664',
+      'batch-ids': `${openaiBatch.id},${anthropicBatch.id}`,
+      'results-file': resultsFile,
+    });
 
-    // The cost outputs agree with the results file and with each other (batch is half the real-time price).
+    // The cost outputs agree with the results file.
     const results = JSON.parse(readFileSync(resultsFile, 'utf8'));
     expect(results.cases).toHaveLength(12);
     expect(results.status).toBe('completed');
     expect(results.minPassRate).toBe(0.7);
     const total = results.summary.total;
-    expect(total.batchCost).toBeGreaterThan(0);
     expect(r.outputs.cost).toBe(total.batchCost.toFixed(6));
     expect(r.outputs['realtime-cost']).toBe(total.realtimeCost.toFixed(6));
-    expect(r.outputs.savings).toBe((total.realtimeCost - total.batchCost).toFixed(6));
     expect(total.realtimeCost).toBeCloseTo(2 * total.batchCost, 12);
+    expect(results.cases.map((c: { provider: string; description: string; status: string }) => `${c.provider} | ${c.description} | ${c.status}`)).toEqual([
+      `${MINI} | Return policy | passed`,
+      `${MINI} | Order tracking | passed`,
+      `${MINI} | Order lookup answers in JSON | passed`,
+      `${MINI} | Greets the customer by name | passed`,
+      `${MINI} | Greets the customer by name | passed`,
+      `${MINI} | Keeps answers short | failed`,
+      `${HAIKU} | Return policy | failed`,
+      `${HAIKU} | Order tracking | passed`,
+      `${HAIKU} | Order lookup answers in JSON | failed`,
+      `${HAIKU} | Greets the customer by name | passed`,
+      `${HAIKU} | Greets the customer by name | passed`,
+      `${HAIKU} | Keeps answers short | passed`,
+    ]);
 
     // The job summary is the report.
     expect(r.summary.startsWith('## ✅ batch-evals: Quickstart - a support bot for a shoe shop\n')).toBe(true);
-    expect(r.summary).toContain('**75.0% passed** (9 of 12 cases)');
-    expect(r.summary).toMatch(/^\| openai:gpt-4\.1-mini \| 6 \| 6 \| 0 \| 0 \| 100% \|/m);
-    expect(r.summary).toMatch(/^\| openai:gpt-4\.1-nano \| 6 \| 3 \| 3 \| 0 \| 50\.0% \|/m);
+    expect(r.summary).toContain('**75.0% passed** (9 of 12 cases) · batch cost $0.0007 · saved $0.0007 against real time\n');
+    expect(r.summary).toContain(
+      [
+        `| ${MINI} | 6 | 5 | 1 | 0 | 83.3% | $0.0002 | $0.0004 | $0.0002 |`,
+        `| ${HAIKU} | 6 | 4 | 2 | 0 | 66.7% | $0.0004 | $0.0009 | $0.0004 |`,
+        '| **Total** | 12 | 9 | 3 | 0 | 75.0% | $0.0007 | $0.0013 | $0.0007 |',
+      ].join('\n'),
+    );
+    expect(r.summary).toContain(
+      [
+        '<details open><summary>3 cases where the models disagree</summary>',
+        '',
+        `| Case | ${MINI} | ${HAIKU} |`,
+        '|:--|:-:|:-:|',
+        '| Return policy \\(prompt support\\) | ✅ | ❌ |',
+        '| Order lookup answers in JSON \\(prompt support\\) | ✅ | ❌ |',
+        '| Keeps answers short \\(prompt support\\) | ❌ | ✅ |',
+        '',
+        '</details>',
+      ].join('\n'),
+    );
     expect(r.summary).toContain('<details><summary>3 failing cases</summary>');
-    for (const id of batchIds) expect(r.summary).toContain(`\`${id}\` completed`);
+    expect(r.summary.split('\n').filter((l) => l.startsWith('**❌ failed**'))).toEqual([
+      `**❌ failed** · ${MINI} · prompt support · Keeps answers short`,
+      `**❌ failed** · ${HAIKU} · prompt support · Return policy`,
+      `**❌ failed** · ${HAIKU} · prompt support · Order lookup answers in JSON`,
+    ]);
+    expect(r.summary).toContain(`openai:gpt-4.1-mini: \`${openaiBatch.id}\` completed · anthropic:claude-haiku-4-5: \`${anthropicBatch.id}\` ended.`);
 
-    // The batches carry the run's metadata.
-    for (const batch of e.state.batches.values()) {
-      expect(batch.metadata).toEqual({ tool: 'batch-evals', suite: 'Quickstart - a support bot for a shoe shop', repo: 'acme/prompts', sha: 'a'.repeat(40) });
-    }
-    expectMasked(r, key, r.runner.env.GITHUB_OUTPUT);
+    // The OpenAI batch carries the run's metadata (Message Batches take none); the Anthropic emulator took its key.
+    expect(openaiBatch.metadata).toEqual({ tool: 'batch-evals', suite: 'Quickstart - a support bot for a shoe shop', repo: 'acme/prompts', sha: 'a'.repeat(40) });
+    expect(anthropic.state.requests.length).toBeGreaterThanOrEqual(3);
+    expect(anthropic.state.requests.filter((q) => q.status !== 200)).toEqual([]);
+    expectMasked(r, [keys.openai, keys.anthropic], [r.runner.env.GITHUB_OUTPUT, resultsFile]);
   });
 
   it('fails the step when min-pass-rate is above the achieved rate, still setting the outputs', async () => {
-    const e = await emulator({ instant: true, script: QUICKSTART_SCRIPT });
-    const key = newKey();
-    const r = await runAction({ config: QUICKSTART, 'openai-api-key': key, 'openai-base-url': e.url, 'min-pass-rate': '0.8' });
+    const { keys, inputs } = await quickstart();
+    const r = await runAction({ ...inputs, 'min-pass-rate': '0.8' });
 
     expect(r.code).toBe(1);
     expect(commands(r.stdout, 'error')).toEqual(['::error::pass rate 75.0% is below the required 80.0%']);
-    expect(r.outputs).toMatchObject({ status: 'failed', 'pass-rate': '0.7500', passed: '9', failed: '3', errored: '0' });
+    expect(r.outputs).toMatchObject({ status: 'failed', 'pass-rate': '0.7500', passed: '9', failed: '3', errored: '0', cost: '0.000664' });
     expect(existsSync(r.outputs['results-file'])).toBe(true);
     expect(r.summary.startsWith('## ❌ batch-evals: Quickstart')).toBe(true);
-    expect(r.summary).toContain('below the required 80.0%');
-    expectMasked(r, key, r.runner.env.GITHUB_OUTPUT);
+    expect(r.summary).toContain('**75.0% passed** (9 of 12 cases) · batch cost $0.0007 · saved $0.0007 against real time · below the required 80.0%\n');
+    expect(r.summary).toContain('<details open><summary>3 cases where the models disagree</summary>');
+    expectMasked(r, [keys.openai, keys.anthropic], [r.runner.env.GITHUB_OUTPUT, r.outputs['results-file']]);
 
     // A percentage works too.
-    const pct = await runAction({ config: QUICKSTART, 'openai-api-key': key, 'openai-base-url': e.url, 'min-pass-rate': '90%' });
+    const pct = await runAction({ ...inputs, 'min-pass-rate': '90%' });
     expect(pct.code).toBe(1);
     expect(commands(pct.stdout, 'error')).toEqual(['::error::pass rate 75.0% is below the required 90.0%']);
   });
@@ -232,7 +307,7 @@ tests:
     expect(r.outputs).toEqual({ status: 'failed' });
     expect(r.summary).toBe('');
     expect(e.state.requests).toEqual([]);
-    expectMasked(r, key, r.runner.env.GITHUB_OUTPUT);
+    expectMasked(r, [key], [r.runner.env.GITHUB_OUTPUT]);
   });
 
   it('annotates a YAML syntax error with file, line and column', async () => {
@@ -287,6 +362,22 @@ tests:
     expect(r.summary.startsWith('## ⏳ batch-evals: Small action suite')).toBe(true);
     expect(r.summary).toContain('**4 cases pending** in running batches');
     expect(r.stdout).toMatch(/max-wait reached after \d+s: 1 batch\(es\) still running, left pending/);
+  });
+
+  it('fails with a clear error when the suite needs an Anthropic key and none is given, sending nothing to either provider', async () => {
+    const { openai, anthropic, keys, inputs } = await quickstart();
+    const { 'anthropic-api-key': _, ...withoutAnthropicKey } = inputs;
+    const r = await runAction(withoutAnthropicKey);
+    expect(r.code).toBe(1);
+    expect(commands(r.stdout, 'error')).toEqual([
+      '::error::anthropic:claude-haiku-4-5 needs an API key: set the anthropic-api-key input (or ANTHROPIC_API_KEY for the CLI)',
+    ]);
+    expect(r.outputs).toEqual({ status: 'failed' });
+    expect(r.summary).toBe('');
+    expect(openai.state.requests).toEqual([]);
+    expect(anthropic.state.requests).toEqual([]);
+    expectMasked(r, [keys.openai], [r.runner.env.GITHUB_OUTPUT]);
+    expect(r.stdout).not.toContain(keys.anthropic);
   });
 
   it('fails with a clear error when the suite needs an OpenAI key and none is given', async () => {

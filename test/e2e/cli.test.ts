@@ -1,11 +1,12 @@
 /**
  * The CLI as a user runs it: `node src/cli-entry.ts run <config>` in a child process, against the OpenAI Batch API
- * emulator over real HTTP (started in this process).
+ * and Anthropic Message Batches emulators over real HTTP (started in this process).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startAnthropicEmulator, type AnthropicEmulator, type AnthropicEmulatorOptions } from '../emulator/anthropic-emulator.ts';
 import { startOpenAIEmulator, type OpenAIEmulator, type OpenAIEmulatorOptions } from '../emulator/openai-emulator.ts';
 import { runNode, tempTree } from '../helpers/node-process.ts';
 
@@ -13,14 +14,21 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(ROOT, 'src/cli-entry.ts');
 const QUICKSTART = join(ROOT, 'examples/quickstart/promptfooconfig.yaml');
 const QUICKSTART_SCRIPT = join(ROOT, 'test/emulator/quickstart-script.yaml');
+const QUICKSTART_TITLE = 'Quickstart - a support bot for a shoe shop';
+const MINI = 'openai:gpt-4.1-mini';
+const HAIKU = 'anthropic:messages:claude-haiku-4-5';
 
 /** Published real-time prices in USD per million tokens (input, output); batch is half. */
 const PRICES: Record<string, { input: number; output: number }> = {
   'gpt-4.1-mini': { input: 0.4, output: 1.6 },
-  'gpt-4.1-nano': { input: 0.1, output: 0.4 },
+  'claude-haiku-4-5': { input: 1, output: 5 },
 };
 
-const emulators: OpenAIEmulator[] = [];
+const OPENAI_KEY = 'sk-emulator';
+const ANTHROPIC_KEY = 'sk-ant-emulator';
+const KEYS = { OPENAI_API_KEY: OPENAI_KEY, ANTHROPIC_API_KEY: ANTHROPIC_KEY };
+
+const emulators: { close(): Promise<void> }[] = [];
 afterEach(async () => {
   await Promise.all(emulators.splice(0).map((e) => e.close()));
 });
@@ -31,7 +39,21 @@ async function emulator(options: OpenAIEmulatorOptions): Promise<OpenAIEmulator>
   return e;
 }
 
-function cli(args: string[], env: Record<string, string> = { OPENAI_API_KEY: 'sk-emulator' }) {
+/** An Anthropic emulator that only takes ANTHROPIC_KEY, so a run through it proves the key was sent. */
+async function anthropicEmulator(options: AnthropicEmulatorOptions): Promise<AnthropicEmulator> {
+  const e = await startAnthropicEmulator({ apiKey: ANTHROPIC_KEY, ...options });
+  emulators.push(e);
+  return e;
+}
+
+/** Both emulators answering from the quickstart script. */
+async function quickstartEmulators(openai: OpenAIEmulatorOptions = { instant: true }, anthropic: AnthropicEmulatorOptions = { instant: true }) {
+  return { openai: await emulator({ script: QUICKSTART_SCRIPT, ...openai }), anthropic: await anthropicEmulator({ script: QUICKSTART_SCRIPT, ...anthropic }) };
+}
+
+const baseUrls = (e: { openai: OpenAIEmulator; anthropic: AnthropicEmulator }) => ['--openai-base-url', e.openai.url, '--anthropic-base-url', e.anthropic.url];
+
+function cli(args: string[], env: Record<string, string> = KEYS) {
   return runNode([CLI, ...args], { env, cwd: ROOT });
 }
 
@@ -39,6 +61,7 @@ interface CaseRecord {
   provider: string;
   model: string;
   description?: string;
+  requestId: string;
   vars: Record<string, unknown>;
   status: string;
   output?: string;
@@ -64,6 +87,61 @@ function readResults(path: string): ResultsFile {
 
 const caseKey = (c: CaseRecord) => `${c.provider} | ${c.description}${c.vars.name ? ` (${String(c.vars.name)})` : ''}`;
 
+/** The lines of `lines` from the first that starts with `first`, `count` of them. */
+function section(lines: string[], first: string, count: number): string[] {
+  const start = lines.findIndex((l) => l.startsWith(first));
+  expect(start, `a line starting with ${first}`).toBeGreaterThanOrEqual(0);
+  return lines.slice(start, start + count);
+}
+
+/** examples/quickstart/prompts/support.txt rendered for a question (and a name). */
+function quickstartPrompt(question: string, name?: string): string {
+  return (
+    'You are the support assistant of Stride, an online shoe shop. Returns are free within 30 days.\n' +
+    'Answer the customer briefly and politely, and address them by name when they give it.\n\n' +
+    (name ? `The customer's name is ${name}.\n` : '') +
+    `Customer: ${question}`
+  );
+}
+
+/** custom_id -> the text of the one user message each emulator received for it. */
+function promptsSent(openai: OpenAIEmulator, anthropic: AnthropicEmulator): Map<string, string> {
+  const sent = new Map<string, string>();
+  for (const batch of openai.state.batches.values()) {
+    const lines = openai.state.files.get(batch.inputFileId)!.content.toString('utf8').split('\n').filter(Boolean);
+    for (const line of lines) {
+      const { custom_id, body } = JSON.parse(line) as { custom_id: string; body: { model: string; messages: { role: string; content: string }[] } };
+      expect(body.model).toBe('gpt-4.1-mini');
+      expect(body.messages.map((m) => m.role)).toEqual(['user']);
+      sent.set(custom_id, body.messages[0].content);
+    }
+  }
+  for (const batch of anthropic.state.batches.values()) {
+    for (const request of batch.requests) {
+      const messages = request.params.messages as { role: string; content: string }[];
+      expect(messages.map((m) => m.role)).toEqual(['user']);
+      sent.set(request.customId, messages[0].content);
+    }
+  }
+  return sent;
+}
+
+/**
+ * Every request the emulators log, in the order they were served across both, numbered: the emulators log a request
+ * when its response has been sent, so `seq` orders them as the CLI saw them answered.
+ */
+function timeline(logs: Record<string, { method: string; path: string; status: number }[]>) {
+  const events: { api: string; method: string; path: string; status: number; seq: number }[] = [];
+  for (const [api, log] of Object.entries(logs)) {
+    const push = log.push.bind(log);
+    log.push = (...entries) => {
+      for (const { method, path, status } of entries) events.push({ api, method, path, status, seq: events.length });
+      return push(...entries);
+    };
+  }
+  return events;
+}
+
 /** A one-provider suite on gpt-4.1-mini, written to a temp dir. */
 function tinySuite(tests: string, extra = ''): string {
   const dir = tempTree({
@@ -79,77 +157,198 @@ ${tests}`,
 }
 
 describe('batch-evals CLI end to end', { timeout: 30_000 }, () => {
-  it('runs the quickstart: report on stdout, exit 1 for the failing cases, results JSON and markdown files', async () => {
-    const e = await emulator({ instant: true, script: QUICKSTART_SCRIPT });
+  it('runs the quickstart on both providers: report on stdout, exit 1 for the failing cases, results JSON and markdown files', async () => {
+    const e = await quickstartEmulators();
     const out = join(tempTree({}), 'nested', 'results.json');
     const md = join(tempTree({}), 'report.md');
 
-    const r = await cli(['run', QUICKSTART, '--openai-base-url', e.url, '--poll-interval', '50ms', '--out', out, '--markdown', md]);
+    const r = await cli(['run', QUICKSTART, ...baseUrls(e), '--poll-interval', '50ms', '--out', out, '--markdown', md]);
 
-    expect(r.stderr).not.toMatch(/^error:/m);
+    expect(r.stderr).not.toMatch(/^(error|warning):/m);
     expect(r.code).toBe(1);
     const report = r.stdout;
-    expect(report.startsWith('## ❌ batch-evals: Quickstart - a support bot for a shoe shop\n')).toBe(true);
-    expect(report).toContain('**75.0% passed** (9 of 12 cases)');
-    expect(report).toContain('below the required 100%');
-    expect(report).toContain('| Model | Cases | Passed | Failed | Errored | Pass rate | Batch cost | Real-time cost | Saved |');
-    expect(report).toMatch(/^\| openai:gpt-4\.1-mini \| 6 \| 6 \| 0 \| 0 \| 100% \| \$0\.\d{4} \| \$0\.\d{4} \| \$0\.\d{4} \|$/m);
-    expect(report).toMatch(/^\| openai:gpt-4\.1-nano \| 6 \| 3 \| 3 \| 0 \| 50\.0% \| \$0\.\d{4,6} \| \$0\.\d{4,6} \| \$0\.\d{4,6} \|$/m);
-    expect(report).toMatch(/^\| \*\*Total\*\* \| 12 \| 9 \| 3 \| 0 \| 75\.0% \|/m);
-    expect(report).toContain('<details><summary>3 failing cases</summary>');
-    expect(report).toContain('**❌ failed** · openai:gpt-4.1-nano · prompt support · Return policy');
-    expect(report).toContain('You can return your shoes within 14 days of delivery.');
-    expect(report).toContain('- ✖️ `word-count` \\{"max":60\\}: Word count 75 is not at most 60');
-    const batchIds = [...e.state.batches.keys()];
-    expect(batchIds).toHaveLength(2);
-    for (const id of batchIds) expect(report).toContain(`\`${id}\` completed`);
+    const lines = report.split('\n');
+    expect(lines.slice(0, 3)).toEqual([
+      `## ❌ batch-evals: ${QUICKSTART_TITLE}`,
+      '',
+      '**75.0% passed** (9 of 12 cases) · batch cost $0.0007 · saved $0.0007 against real time · below the required 100%',
+    ]);
+    // gpt-4.1-mini: $0.000219 at batch price, claude-haiku-4-5: $0.000445 (the token counts are checked below).
+    expect(section(lines, '| Model |', 5)).toEqual([
+      '| Model | Cases | Passed | Failed | Errored | Pass rate | Batch cost | Real-time cost | Saved |',
+      '|:--|--:|--:|--:|--:|--:|--:|--:|--:|',
+      `| ${MINI} | 6 | 5 | 1 | 0 | 83.3% | $0.0002 | $0.0004 | $0.0002 |`,
+      `| ${HAIKU} | 6 | 4 | 2 | 0 | 66.7% | $0.0004 | $0.0009 | $0.0004 |`,
+      '| **Total** | 12 | 9 | 3 | 0 | 75.0% | $0.0007 | $0.0013 | $0.0007 |',
+    ]);
+    expect(section(lines, '<details open>', 10)).toEqual([
+      '<details open><summary>3 cases where the models disagree</summary>',
+      '',
+      `| Case | ${MINI} | ${HAIKU} |`,
+      '|:--|:-:|:-:|',
+      '| Return policy \\(prompt support\\) | ✅ | ❌ |',
+      '| Order lookup answers in JSON \\(prompt support\\) | ✅ | ❌ |',
+      '| Keeps answers short \\(prompt support\\) | ❌ | ✅ |',
+      '',
+      '</details>',
+      '',
+    ]);
+    // The failing cases, in plan order (gpt-4.1-mini's first); passing assertions are listed without a reason.
+    expect(section(lines, '<details><summary>', 1)).toEqual(['<details><summary>3 failing cases</summary>']);
+    expect(lines.filter((l) => l.startsWith('**❌ failed**') || l.startsWith('**⚠️ errored**'))).toEqual([
+      `**❌ failed** · ${MINI} · prompt support · Keeps answers short`,
+      `**❌ failed** · ${HAIKU} · prompt support · Return policy`,
+      `**❌ failed** · ${HAIKU} · prompt support · Order lookup answers in JSON`,
+    ]);
+    expect(section(lines, `**❌ failed** · ${MINI} · prompt support · Keeps answers short`, 9)).toEqual([
+      `**❌ failed** · ${MINI} · prompt support · Keeps answers short`,
+      '',
+      '- ✔️ `cost`',
+      '- ✖️ `not-icontains` as an AI: Expected output to not contain "as an AI"',
+      '- ✖️ `word-count` \\{"max":60\\}: Word count 75 is not at most 60',
+      '',
+      'Output:',
+      '',
+      '```text',
+    ]);
+    expect(section(lines, `**❌ failed** · ${HAIKU} · prompt support · Return policy`, 11)).toEqual([
+      `**❌ failed** · ${HAIKU} · prompt support · Return policy`,
+      '',
+      '- ✔️ `cost`',
+      '- ✔️ `not-icontains` as an AI',
+      '- ✖️ `contains` 30 days: Expected output to contain "30 days"',
+      '',
+      'Output:',
+      '',
+      '```text',
+      'You can return your shoes within 14 days of delivery.',
+      '```',
+    ]);
+    expect(section(lines, `**❌ failed** · ${HAIKU} · prompt support · Order lookup answers in JSON`, 11)).toEqual([
+      `**❌ failed** · ${HAIKU} · prompt support · Order lookup answers in JSON`,
+      '',
+      '- ✔️ `cost`',
+      '- ✔️ `not-icontains` as an AI',
+      '- ✖️ `is-json` \\{"type":"object","required":\\["order","status"\\]\\}: Expected output to be valid JSON',
+      '',
+      'Output:',
+      '',
+      '```text',
+      'Sure! Here it is: {"order": "1234", "status": "shipped"}',
+      '```',
+    ]);
+    const [openaiBatch, ...moreOpenai] = e.openai.state.batches.values();
+    const [anthropicBatch, ...moreAnthropic] = e.anthropic.state.batches.values();
+    expect([moreOpenai, moreAnthropic]).toEqual([[], []]);
+    expect(lines.at(-2)).toBe(
+      `<sub>Batches: openai:gpt-4.1-mini: \`${openaiBatch.id}\` completed · anthropic:claude-haiku-4-5: \`${anthropicBatch.id}\` ended. Prices as of 2026-11; batch is 50% of real time.</sub>`,
+    );
 
     // --markdown holds exactly what went to stdout; progress went to stderr.
     expect(readFileSync(md, 'utf8')).toBe(report);
     expect(report).not.toContain('uploading');
-    expect(r.stderr).toContain('Quickstart - a support bot for a shoe shop: 12 cases, 12 distinct requests in 2 batches');
+    expect(r.stderr).toContain(`${QUICKSTART_TITLE}: 12 cases, 12 distinct requests in 2 batches`);
     expect(r.stderr).toContain(`results written to ${out}`);
+    for (const key of Object.values(KEYS)) expect(r.stdout + r.stderr).not.toContain(key);
 
     // --out: every case with its status, output, usage and cost.
     const results = readResults(out);
-    expect(results).toMatchObject({ version: 1, suite: 'Quickstart - a support bot for a shoe shop', status: 'failed', minPassRate: 1 });
+    expect(results).toMatchObject({ version: 1, suite: QUICKSTART_TITLE, status: 'failed', minPassRate: 1 });
     expect(results.summary.total).toMatchObject({ cases: 12, passed: 9, failed: 3, errored: 0, pending: 0, passRate: 0.75 });
-    expect(results.batches.map((b) => b.batchId).sort()).toEqual([...batchIds].sort());
+    expect(results.batches).toEqual([
+      { label: 'openai:gpt-4.1-mini', batchId: openaiBatch.id, providerStatus: 'completed' },
+      { label: 'anthropic:claude-haiku-4-5', batchId: anthropicBatch.id, providerStatus: 'ended' },
+    ]);
     expect(Object.fromEntries(results.cases.map((c) => [caseKey(c), c.status]))).toEqual({
-      'openai:gpt-4.1-mini | Return policy': 'passed',
-      'openai:gpt-4.1-mini | Order tracking': 'passed',
-      'openai:gpt-4.1-mini | Order lookup answers in JSON': 'passed',
-      'openai:gpt-4.1-mini | Greets the customer by name (Ada)': 'passed',
-      'openai:gpt-4.1-mini | Greets the customer by name (Grace)': 'passed',
-      'openai:gpt-4.1-mini | Keeps answers short': 'passed',
-      'openai:gpt-4.1-nano | Return policy': 'failed',
-      'openai:gpt-4.1-nano | Order tracking': 'passed',
-      'openai:gpt-4.1-nano | Order lookup answers in JSON': 'failed',
-      'openai:gpt-4.1-nano | Greets the customer by name (Ada)': 'passed',
-      'openai:gpt-4.1-nano | Greets the customer by name (Grace)': 'passed',
-      'openai:gpt-4.1-nano | Keeps answers short': 'failed',
+      [`${MINI} | Return policy`]: 'passed',
+      [`${MINI} | Order tracking`]: 'passed',
+      [`${MINI} | Order lookup answers in JSON`]: 'passed',
+      [`${MINI} | Greets the customer by name (Ada)`]: 'passed',
+      [`${MINI} | Greets the customer by name (Grace)`]: 'passed',
+      [`${MINI} | Keeps answers short`]: 'failed',
+      [`${HAIKU} | Return policy`]: 'failed',
+      [`${HAIKU} | Order tracking`]: 'passed',
+      [`${HAIKU} | Order lookup answers in JSON`]: 'failed',
+      [`${HAIKU} | Greets the customer by name (Ada)`]: 'passed',
+      [`${HAIKU} | Greets the customer by name (Grace)`]: 'passed',
+      [`${HAIKU} | Keeps answers short`]: 'passed',
     });
-    expect(results.cases.find((c) => caseKey(c) === 'openai:gpt-4.1-mini | Greets the customer by name (Grace)')?.output).toBe(
-      'Hello Grace! Yes, we sell running shoes for road and trail.',
-    );
+    expect(results.cases.find((c) => caseKey(c) === `${HAIKU} | Greets the customer by name (Grace)`)?.output).toBe('Hello Grace! Yes, we sell running shoes for road and trail.');
 
-    // Usage as the emulator billed it (output tokens are ceil(characters / 4)), costs from the published prices.
-    let batchTotal = 0;
+    // What each provider was sent: the rendered quickstart prompt, the name line only where a name is given.
+    const sent = promptsSent(e.openai, e.anthropic);
+    expect(sent.size).toBe(12);
     for (const c of results.cases) {
-      expect(c.usage?.outputTokens, caseKey(c)).toBe(Math.ceil(c.output!.length / 4));
+      const question = String(c.vars.question);
+      const name = c.vars.name === undefined ? undefined : String(c.vars.name);
+      expect(sent.get(c.requestId), caseKey(c)).toBe(quickstartPrompt(question, name));
+    }
+    expect(anthropicBatch.requests[0].params).toEqual({
+      model: 'claude-haiku-4-5',
+      max_tokens: 300,
+      temperature: 0,
+      messages: [{ role: 'user', content: quickstartPrompt('How many days do I have to return shoes?') }],
+    });
+
+    // Usage as the emulators billed it (tokens are ceil(characters / 4) of the prompt and of the output), costs
+    // from the published prices.
+    for (const c of results.cases) {
+      expect(c.usage, caseKey(c)).toEqual({ inputTokens: Math.ceil(sent.get(c.requestId)!.length / 4), outputTokens: Math.ceil(c.output!.length / 4), cachedInputTokens: 0, cacheWriteTokens: 0 });
       const price = PRICES[c.model];
       const realtime = (c.usage!.inputTokens * price.input + c.usage!.outputTokens * price.output) / 1e6;
-      expect(c.cost!.realtime).toBeCloseTo(realtime, 12);
-      expect(c.cost!.batch).toBeCloseTo(realtime / 2, 12);
-      batchTotal += c.cost!.batch;
+      expect(c.cost!.realtime, caseKey(c)).toBeCloseTo(realtime, 12);
+      expect(c.cost!.batch, caseKey(c)).toBeCloseTo(realtime / 2, 12);
     }
-    expect(results.summary.total.batchCost).toBeCloseTo(batchTotal, 12);
-    expect(results.summary.total.realtimeCost).toBeCloseTo(batchTotal * 2, 12);
-    for (const batch of e.state.batches.values()) {
-      const cases = results.cases.filter((c) => c.model === batch.model);
-      expect(cases.reduce((n, c) => n + c.usage!.inputTokens, 0)).toBe(batch.usage.input);
-      expect(cases.reduce((n, c) => n + c.usage!.outputTokens, 0)).toBe(batch.usage.output);
-    }
+    const byLabel = Object.fromEntries(results.summary.providers.map((p) => [p.label, p]));
+    expect(byLabel[MINI]).toMatchObject({ cases: 6, passed: 5, failed: 1 });
+    expect(byLabel[MINI].batchCost).toBeCloseTo(0.000219, 12);
+    expect(byLabel[MINI].realtimeCost).toBeCloseTo(0.000438, 12);
+    expect(byLabel[HAIKU]).toMatchObject({ cases: 6, passed: 4, failed: 2 });
+    expect(byLabel[HAIKU].batchCost).toBeCloseTo(0.000445, 12);
+    expect(byLabel[HAIKU].realtimeCost).toBeCloseTo(0.00089, 12);
+    expect(results.summary.total.batchCost).toBeCloseTo(0.000664, 12);
+    expect(results.summary.total.realtimeCost).toBeCloseTo(0.001328, 12);
+    const openaiCases = results.cases.filter((c) => c.model === 'gpt-4.1-mini');
+    expect(openaiCases.reduce((n, c) => n + c.usage!.inputTokens, 0)).toBe(openaiBatch.usage.input);
+    expect(openaiCases.reduce((n, c) => n + c.usage!.outputTokens, 0)).toBe(openaiBatch.usage.output);
+    expect(anthropicBatch.counts).toEqual({ succeeded: 6, errored: 0, canceled: 0, expired: 0 });
+  });
+
+  it('submits the two providers\' batches concurrently, and reports a row per model and a Total', async () => {
+    // Batches that take a second: a run that waited for one before sending the other would create the second
+    // only after collecting the first.
+    const e = await quickstartEmulators({ validatingMs: 100, inProgressMs: 1_000, finalizingMs: 100 }, { inProgressMs: 1_200 });
+    const events = timeline({ openai: e.openai.state.requests, anthropic: e.anthropic.state.requests });
+
+    const r = await cli(['run', QUICKSTART, ...baseUrls(e), '--poll-interval', '100ms']);
+
+    expect(r.stderr).not.toMatch(/^(error|warning):/m);
+    expect(r.code).toBe(1);
+    const [openaiBatch] = e.openai.state.batches.values();
+    const [anthropicBatch] = e.anthropic.state.batches.values();
+    const seq = (api: string, method: string, path: string) => {
+      const found = events.filter((x) => x.api === api && x.method === method && x.path === path);
+      expect(found, `${api} ${method} ${path}`).toHaveLength(1);
+      expect(found[0].status).toBe(200);
+      return found[0].seq;
+    };
+    const created = [seq('openai', 'POST', '/v1/batches'), seq('anthropic', 'POST', '/v1/messages/batches')];
+    const collected = [seq('openai', 'GET', `/v1/files/${openaiBatch.outputFileId}/content`), seq('anthropic', 'GET', `/v1/messages/batches/${anthropicBatch.id}/results`)];
+    expect(Math.max(...created)).toBeLessThan(Math.min(...collected));
+    // Both were polled while both were running, and each batch was created before the other had ended.
+    const polls = (api: string, path: string) => events.filter((x) => x.api === api && x.method === 'GET' && x.path === path).length;
+    expect(polls('openai', `/v1/batches/${openaiBatch.id}`)).toBeGreaterThanOrEqual(2);
+    expect(polls('anthropic', `/v1/messages/batches/${anthropicBatch.id}`)).toBeGreaterThanOrEqual(2);
+    expect(openaiBatch.at.created!).toBeLessThan(anthropicBatch.at.ended!);
+    expect(anthropicBatch.at.created).toBeLessThan(openaiBatch.at.completed!);
+
+    expect(r.stdout).toContain(`| ${MINI} | 6 | 5 | 1 | 0 | 83.3% | $0.0002 | $0.0004 | $0.0002 |\n`);
+    expect(r.stdout).toContain(`| ${HAIKU} | 6 | 4 | 2 | 0 | 66.7% | $0.0004 | $0.0009 | $0.0004 |\n`);
+    expect(r.stdout).toContain('| **Total** | 12 | 9 | 3 | 0 | 75.0% | $0.0007 | $0.0013 | $0.0007 |\n');
+    expect(r.stderr).toContain(`openai:gpt-4.1-mini: submitted 6 requests as ${openaiBatch.id}`);
+    expect(r.stderr).toContain(`anthropic:claude-haiku-4-5: submitted 6 requests as ${anthropicBatch.id}`);
+    expect(r.stderr).toContain('anthropic:claude-haiku-4-5: ended, collected 6 of 6 results');
+    expect(r.stderr).toContain('openai:gpt-4.1-mini: completed, collected 6 of 6 results');
   });
 
   it('exits 0 when every case of a suite passes', async () => {
@@ -323,12 +522,48 @@ describe('batch-evals CLI end to end', { timeout: 30_000 }, () => {
   });
 
   it('--min-pass-rate below the achieved rate turns the quickstart into a pass', async () => {
-    const e = await emulator({ instant: true, script: QUICKSTART_SCRIPT });
+    const e = await quickstartEmulators();
     const md = join(tempTree({}), 'report.md');
-    const r = await cli(['run', QUICKSTART, '--openai-base-url', e.url, '--poll-interval', '50ms', '--min-pass-rate', '0.75', '--markdown', md]);
+    const r = await cli(['run', QUICKSTART, ...baseUrls(e), '--poll-interval', '50ms', '--min-pass-rate', '0.75', '--markdown', md]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^## ✅ batch-evals: Quickstart/);
+    expect(r.stdout).toContain('**75.0% passed** (9 of 12 cases) · batch cost $0.0007 · saved $0.0007 against real time\n');
     expect(r.stdout).not.toContain('below the required');
-    expect(existsSync(md)).toBe(true);
+    // Passing the gate does not hide the cases where the models disagree, nor the failing ones.
+    expect(r.stdout).toContain('<details open><summary>3 cases where the models disagree</summary>');
+    expect(r.stdout).toContain('<details><summary>3 failing cases</summary>');
+    expect(readFileSync(md, 'utf8')).toBe(r.stdout);
+  });
+
+  it('refuses a suite with an anthropic provider when ANTHROPIC_API_KEY is not set (exit 2), sending nothing to either provider', async () => {
+    const e = await quickstartEmulators();
+    const message = 'error: anthropic:claude-haiku-4-5 needs an API key: set the anthropic-api-key input (or ANTHROPIC_API_KEY for the CLI)';
+
+    // The quickstart: the OpenAI key alone is not enough, and the OpenAI batch is not sent either.
+    const quickstart = await cli(['run', QUICKSTART, ...baseUrls(e), '--poll-interval', '50ms'], { OPENAI_API_KEY: OPENAI_KEY });
+    expect(quickstart.code).toBe(2);
+    expect(quickstart.stdout).toBe('');
+    expect(quickstart.stderr).toContain(`\n${message}\n`);
+    expect(quickstart.stderr).not.toContain('    at ');
+
+    // A suite with only an anthropic provider (written anthropic:<model>), and no key at all.
+    const dir = tempTree({
+      'suite.yaml': `prompts:
+  - "Answer briefly. {{ question }}"
+providers:
+  - anthropic:claude-haiku-4-5
+tests:
+  - vars: { question: hello }
+    assert: [{ type: icontains, value: hello }]
+`,
+    });
+    const onlyAnthropic = await cli(['run', join(dir, 'suite.yaml'), ...baseUrls(e)], {});
+    expect(onlyAnthropic.code).toBe(2);
+    expect(onlyAnthropic.stdout).toBe('');
+    expect(onlyAnthropic.stderr.trim().split('\n').at(-1)).toBe(message);
+    expect(onlyAnthropic.stderr).not.toContain('OPENAI_API_KEY');
+
+    expect(e.openai.state.requests).toEqual([]);
+    expect(e.anthropic.state.requests).toEqual([]);
   });
 });

@@ -1,15 +1,17 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import nunjucks from 'nunjucks';
 import OpenAI, { AuthenticationError, BadRequestError, ConflictError, NotFoundError, toFile } from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadScript, parseScript, scriptedResponder, startOpenAIEmulator, type OpenAIEmulator, type OpenAIEmulatorOptions } from './openai-emulator.ts';
+import { anthropicMessages } from './responder.ts';
 
 // ---- helpers -------------------------------------------------------------------------------------------------------
 
@@ -496,21 +498,76 @@ rules:
     expect(loadScript(join(dir, 's.json')).rules).toEqual([{ match: 'x', reply: 'y' }]);
   });
 
-  it('ships a quickstart script that makes gpt-4.1-nano fail where gpt-4.1-mini passes', () => {
+  describe('the quickstart script (test/emulator/quickstart-script.yaml)', () => {
     const responder = scriptedResponder(loadScript(join(import.meta.dirname, 'quickstart-script.yaml')));
-    const ask = (model: string, question: string) => {
-      const content = `You are the support assistant of Stride. Returns are free within 30 days.\n\nCustomer: ${question}\n`;
-      const result = responder({ customId: 'c', model, endpoint: '/v1/chat/completions', body: { model, messages: [{ role: 'user', content }] } });
-      return 'content' in result ? result.content : '';
+    /** examples/quickstart's prompt, rendered as the action renders it (Nunjucks, no autoescape). */
+    const template = readFileSync(join(import.meta.dirname, '../../examples/quickstart/prompts/support.txt'), 'utf8');
+    const render = (question: string, name?: string) => new nunjucks.Environment(null, { autoescape: false }).renderString(template, { question, name });
+
+    /** The reply to the quickstart prompt, asked the way each emulator asks its responder. */
+    const ask = (shape: 'openai' | 'anthropic', model: string, question: string, name?: string): string => {
+      const content = render(question, name);
+      const result =
+        shape === 'openai'
+          ? responder({ customId: 'c', model, endpoint: '/v1/chat/completions', body: { model, messages: [{ role: 'user', content }] } })
+          : (() => {
+              // As the Anthropic emulator does: the params' messages (here as text blocks) made provider-neutral.
+              const params = { model, max_tokens: 300, temperature: 0, messages: [{ role: 'user', content: [{ type: 'text', text: content }] }] };
+              return responder({ customId: 'c', model, provider: 'anthropic', endpoint: '/v1/messages', messages: anthropicMessages(params), body: params });
+            })();
+      if (!('content' in result)) throw new Error(`expected a reply, got ${JSON.stringify(result)}`);
+      return result.content;
     };
-    expect(ask('gpt-4.1-mini', 'How many days do I have to return shoes?')).toContain('30 days');
-    expect(ask('gpt-4.1-nano', 'How many days do I have to return shoes?')).not.toContain('30 days');
-    expect(ask('gpt-4.1-mini', 'Where is my order 1234?')).toMatch(/\b1234\b.*track/);
-    expect(JSON.parse(ask('gpt-4.1-mini', 'Reply only with JSON: the status of order 1234'))).toEqual({ order: '1234', status: 'shipped' });
-    expect(() => JSON.parse(ask('gpt-4.1-nano', 'Reply only with JSON: the status of order 1234'))).toThrow();
-    expect(ask('gpt-4.1-nano', 'Hi, I am Grace. Do you sell running shoes?')).toContain('Grace');
-    expect(ask('gpt-4.1-mini', 'Tell me everything about your shop.').split(/\s+/).length).toBeLessThanOrEqual(60);
-    expect(ask('gpt-4.1-nano', 'Tell me everything about your shop.').split(/\s+/).length).toBeGreaterThan(60);
+    const words = (text: string) => text.split(/\s+/).filter(Boolean).length;
+
+    it('is written for the prompt the quickstart sends: the name line comes before the "Customer:" line', () => {
+      expect(render('Hi! Do you sell running shoes?', 'Grace')).toMatch(/\nThe customer's name is Grace\.\nCustomer: Hi! Do you sell running shoes\?\s*$/);
+      expect(render('Where is my order 1234?')).not.toContain("customer's name");
+      expect(render('Where is my order 1234?')).toMatch(/\n\nCustomer: Where is my order 1234\?\s*$/);
+    });
+
+    it.each(['openai', 'anthropic'] as const)('makes claude-haiku-4-5 fail "Return policy" and "Order lookup answers in JSON", and gpt-4.1-mini "Keeps answers short" (%s request shape)', (shape) => {
+      const mini = (q: string, name?: string) => ask(shape, 'gpt-4.1-mini', q, name);
+      const haiku = (q: string, name?: string) => ask(shape, 'claude-haiku-4-5', q, name);
+
+      // Return policy: contains "30 days".
+      expect(mini('How many days do I have to return shoes?')).toBe('You have 30 days to return your shoes, and returns are free.');
+      expect(haiku('How many days do I have to return shoes?')).toBe('You can return your shoes within 14 days of delivery.');
+
+      // Order tracking: both pass (the order number and "track").
+      for (const reply of [mini('Where is my order 1234?'), haiku('Where is my order 1234?')]) {
+        expect(reply).toBe('Order 1234 has shipped. You can track it with the tracking link in your confirmation email.');
+      }
+
+      // Order lookup answers in JSON: is-json with order and status.
+      expect(JSON.parse(mini('Reply only with JSON: the status of order 1234'))).toEqual({ order: '1234', status: 'shipped' });
+      expect(haiku('Reply only with JSON: the status of order 1234')).toBe('Sure! Here it is: {"order": "1234", "status": "shipped"}');
+      expect(() => JSON.parse(haiku('Reply only with JSON: the status of order 1234'))).toThrow(SyntaxError);
+
+      // Greets the customer by name: the name comes from the line before the question.
+      for (const name of ['Ada', 'Grace']) {
+        expect(mini('Hi! Do you sell running shoes?', name)).toBe(`Hello ${name}! Yes, we sell running shoes for road and trail.`);
+        expect(haiku('Hi! Do you sell running shoes?', name)).toBe(`Hello ${name}! Yes, we sell running shoes for road and trail.`);
+      }
+
+      // Keeps answers short: word-count max 60, and (default test) not-icontains "as an AI".
+      const ramble = mini('Tell me everything about your shop.');
+      expect(words(ramble)).toBe(75);
+      expect(ramble.toLowerCase()).toContain('as an ai');
+      const short = haiku('Tell me everything about your shop.');
+      expect(short).toBe('Stride is an online shoe shop for running, trail and everyday shoes, with free returns within 30 days.');
+      expect(words(short)).toBeLessThanOrEqual(60);
+    });
+
+    it('gives the model-specific failures to those two models only', () => {
+      for (const model of ['gpt-4.1-nano', 'claude-sonnet-4-5']) {
+        expect(ask('openai', model, 'How many days do I have to return shoes?')).toContain('30 days');
+        expect(JSON.parse(ask('anthropic', model, 'Reply only with JSON: the status of order 1234'))).toEqual({ order: '1234', status: 'shipped' });
+        expect(words(ask('openai', model, 'Tell me everything about your shop.'))).toBeLessThanOrEqual(60);
+      }
+      // Model names match exactly: a dated claude-haiku-4-5 is not the scripted one.
+      expect(ask('anthropic', 'claude-haiku-4-5-20251001', 'How many days do I have to return shoes?')).toContain('30 days');
+    });
   });
 
   it('scriptedResponder works as a plain function too', () => {

@@ -1,0 +1,82 @@
+/**
+ * One size, measured: `node child.js <config> <emulator url> <dir> [--verbose]`. bench/run.ts bundles this file
+ * with ncc first, as the action and the CLI are bundled, so the figures are those of the code users run.
+ */
+import { stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { batchFacts, evaluate } from '../src/pipeline.ts';
+import { renderMarkdown } from '../src/report/markdown.ts';
+import { writeResultsFile } from '../src/report/results-file.ts';
+import { MB, RESULT_MARK, type ChildResult, type Stage } from './measure.ts';
+
+async function child(): Promise<void> {
+  const [config, url, dir] = process.argv.slice(2);
+  const verbose = process.argv.includes('--verbose');
+  const baselineRssMB = process.memoryUsage().rss / MB;
+
+  let peakHeap = 0;
+  const sampler = setInterval(() => (peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed)), 25);
+  const stages = {} as Record<Stage, number>;
+  const rssAfter = {} as Record<Stage, number>;
+  const ended = (stage: Stage, ms: number) => {
+    const mem = process.memoryUsage();
+    peakHeap = Math.max(peakHeap, mem.heapUsed);
+    stages[stage] = ms / 1000;
+    rssAfter[stage] = mem.rss / MB;
+  };
+  const quiet = () => {};
+  const log = verbose
+    ? { info: (m: string) => console.error(`  [child] ${m}`), warning: (m: string) => console.error(`  [child] warning: ${m}`), debug: quiet }
+    : { info: quiet, warning: (m: string) => console.error(`  [child] warning: ${m}`), debug: quiet };
+
+  const started = performance.now();
+  const outcome = await evaluate({
+    configPath: config,
+    credentials: { openaiApiKey: 'sk-bench-not-a-real-key', openaiBaseUrl: url },
+    maxWaitMs: 10 * 60_000,
+    pollIntervalMs: { initial: 100, max: 1_000 },
+    log,
+    onStage: ended,
+  });
+
+  const reportStart = performance.now();
+  const report = {
+    title: outcome.suite.description ?? config,
+    status: outcome.status,
+    minPassRate: outcome.minPassRate,
+    summary: outcome.summary,
+    results: outcome.results,
+    batches: batchFacts(outcome.runs),
+  };
+  const markdown = renderMarkdown(report);
+  const markdownPath = join(dir, 'report.md');
+  const resultsPath = join(dir, 'results.json');
+  await writeFile(markdownPath, markdown);
+  await writeResultsFile(resultsPath, { ...report, suite: report.title });
+  ended('report', performance.now() - reportStart);
+  const totalSeconds = (performance.now() - started) / 1000;
+  clearInterval(sampler);
+
+  const t = outcome.summary.total;
+  const result: ChildResult = {
+    cases: outcome.plan.cases.length,
+    requests: outcome.plan.batches.reduce((n, b) => n + b.requests.length, 0),
+    passed: t.passed,
+    failed: t.failed,
+    errored: t.errored,
+    pending: t.pending,
+    stages,
+    rssAfter,
+    totalSeconds,
+    // maxRSS is in KiB: the true peak, even inside synchronous stages a sampler could not see.
+    peakRssMB: process.resourceUsage().maxRSS / 1024,
+    baselineRssMB,
+    peakHeapMB: peakHeap / MB,
+    resultsFileMB: (await stat(resultsPath)).size / MB,
+    markdownKB: Buffer.byteLength(markdown) / 1024,
+  };
+  process.stdout.write(`${RESULT_MARK}${JSON.stringify(result)}\n`);
+}
+
+
+await child();

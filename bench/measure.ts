@@ -1,0 +1,28 @@
+/** What bench/run.ts and the measured child (bench/child.ts) share. */
+
+export const STAGES = ['load', 'plan', 'submit', 'wait', 'collect', 'score', 'report'] as const;
+export type Stage = (typeof STAGES)[number];
+export const RESULT_MARK = 'BENCH_RESULT ';
+
+/** What a child reports for one size. */
+export interface ChildResult {
+  cases: number;
+  requests: number;
+  passed: number;
+  failed: number;
+  errored: number;
+  pending: number;
+  /** Seconds per stage. */
+  stages: Record<Stage, number>;
+  /** RSS in MB right after each stage. */
+  rssAfter: Record<Stage, number>;
+  totalSeconds: number;
+  peakRssMB: number;
+  /** RSS once the engine's modules are imported, before the run. */
+  baselineRssMB: number;
+  peakHeapMB: number;
+  resultsFileMB: number;
+  markdownKB: number;
+}
+
+export const MB = 1024 * 1024;
