@@ -84071,7 +84071,7 @@ function failure(r) {
     return out;
 }
 function describeAssertion(a) {
-    const type = `\`${a.negate ? 'not-' : ''}${a.type}\``;
+    const type = `\`${a.negate ? 'not-' : ''}${a.type}\`${a.threshold === undefined ? '' : ` (threshold ${a.threshold})`}`;
     if (a.value === undefined)
         return type;
     const value = typeof a.value === 'string' ? a.value : JSON.stringify(a.value);

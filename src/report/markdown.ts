@@ -123,7 +123,7 @@ function failure(r: CaseResult): string[] {
 }
 
 export function describeAssertion(a: Assertion): string {
-  const type = `\`${a.negate ? 'not-' : ''}${a.type}\``;
+  const type = `\`${a.negate ? 'not-' : ''}${a.type}\`${a.threshold === undefined ? '' : ` (threshold ${a.threshold})`}`;
   if (a.value === undefined) return type;
   const value = typeof a.value === 'string' ? a.value : JSON.stringify(a.value);
   return `${type} ${inline(value, 120)}`;

@@ -203,7 +203,7 @@ describe('batch-evals CLI end to end', { timeout: 30_000 }, () => {
     expect(section(lines, `**❌ failed** · ${MINI} · prompt support · Keeps answers short`, 9)).toEqual([
       `**❌ failed** · ${MINI} · prompt support · Keeps answers short`,
       '',
-      '- ✔️ `cost`',
+      '- ✔️ `cost` (threshold 0.001)',
       '- ✖️ `not-icontains` as an AI: Expected output to not contain "as an AI"',
       '- ✖️ `word-count` \\{"max":60\\}: Word count 75 is not at most 60',
       '',
@@ -214,7 +214,7 @@ describe('batch-evals CLI end to end', { timeout: 30_000 }, () => {
     expect(section(lines, `**❌ failed** · ${HAIKU} · prompt support · Return policy`, 11)).toEqual([
       `**❌ failed** · ${HAIKU} · prompt support · Return policy`,
       '',
-      '- ✔️ `cost`',
+      '- ✔️ `cost` (threshold 0.001)',
       '- ✔️ `not-icontains` as an AI',
       '- ✖️ `contains` 30 days: Expected output to contain "30 days"',
       '',
@@ -227,7 +227,7 @@ describe('batch-evals CLI end to end', { timeout: 30_000 }, () => {
     expect(section(lines, `**❌ failed** · ${HAIKU} · prompt support · Order lookup answers in JSON`, 11)).toEqual([
       `**❌ failed** · ${HAIKU} · prompt support · Order lookup answers in JSON`,
       '',
-      '- ✔️ `cost`',
+      '- ✔️ `cost` (threshold 0.001)',
       '- ✔️ `not-icontains` as an AI',
       '- ✖️ `is-json` \\{"type":"object","required":\\["order","status"\\]\\}: Expected output to be valid JSON',
       '',

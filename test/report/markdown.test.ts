@@ -286,7 +286,7 @@ describe('the report: assertions of a failing case', () => {
       '',
       '- ✔️ `contains` 30 days',
       '- ✖️ `not-icontains` as an AI: Expected output to not contain "as an AI"',
-      '- ➖ `latency`: latency cannot be measured in a batch',
+      '- ➖ `latency` (threshold 1000): latency cannot be measured in a batch',
       '- ✖️ `word-count` \\{"max":60\\}: Word count 75 is not at most 60',
     ]);
     expect(md).not.toContain('Assertion passed');
