@@ -1,5 +1,5 @@
 import { providerFor, type Credentials } from './batch/providers.ts';
-import { collectResults, submitBatches, waitForBatches, type BatchRun } from './batch/run-batches.ts';
+import { streamResults, submitBatches, waitForBatches, type BatchRun } from './batch/run-batches.ts';
 import type { BatchMetadata } from './batch/types.ts';
 import { loadSuite } from './config/load.ts';
 import type { ConfigWarning, Suite } from './config/types.ts';
@@ -7,7 +7,7 @@ import type { Logger } from './logger.ts';
 import { buildPlan, type Plan } from './plan/plan.ts';
 import { plural, type BatchFacts, type RunStatus } from './report/markdown.ts';
 import { summarize, type RunSummary } from './report/summary.ts';
-import { scoreRun, type CaseResult } from './score/score-run.ts';
+import { RunScorer, type CaseResult } from './score/score-run.ts';
 
 export interface EvalOptions {
   configPath: string;
@@ -63,8 +63,17 @@ export async function evaluate(options: EvalOptions): Promise<EvalOutcome> {
   stageEnd('submit');
   await waitForBatches(runs, { deadline, initialIntervalMs: options.pollIntervalMs?.initial ?? 5_000, maxIntervalMs: options.pollIntervalMs?.max ?? 60_000 }, log);
   stageEnd('wait');
-  const collected = await collectResults(runs, log);
-  stageEnd('collect');
+  // Results are scored as they are read, so the raw results of a large run are never all in memory at once.
+  const scorer = new RunScorer(plan, suite.pricing);
+  let scoringMs = 0;
+  await streamResults(runs, log, (result) => {
+    const started = performance.now();
+    const added = scorer.add(result);
+    scoringMs += performance.now() - started;
+    return added;
+  });
+  options.onStage?.('collect', performance.now() - mark - scoringMs);
+  mark = performance.now() - scoringMs;
 
   const pending = new Set<string>();
   const batchErrors = new Map<string, string>();
@@ -74,7 +83,7 @@ export async function evaluate(options: EvalOptions): Promise<EvalOutcome> {
       else if (run.error) batchErrors.set(request.id, `batch ${run.error}`);
     }
   }
-  const results = scoreRun({ plan, results: collected, pending, batchErrors, pricing: suite.pricing });
+  const results = scorer.finish(pending, batchErrors);
   const summary = summarize(results);
   stageEnd('score');
   const minPassRate = options.minPassRate ?? suite.threshold ?? 1;

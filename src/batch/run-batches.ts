@@ -69,14 +69,26 @@ export async function waitForBatches(runs: BatchRun[], options: WaitOptions, log
 /** Reads the results of every ended batch, keyed by request id. */
 export async function collectResults(runs: BatchRun[], log: Logger): Promise<Map<string, RequestResult>> {
   const results = new Map<string, RequestResult>();
+  await streamResults(runs, log, (result) => {
+    const isNew = !results.has(result.id);
+    results.set(result.id, result);
+    return isNew;
+  });
+  return results;
+}
+
+/**
+ * Hands every result of every ended batch to `onResult` as it is read, a line at a time; `onResult` says whether
+ * the result was new (a provider may repeat an id), for the count in the log.
+ */
+export async function streamResults(runs: BatchRun[], log: Logger, onResult: (result: RequestResult) => boolean): Promise<void> {
   for (const run of runs) {
     if (!run.handle || run.status?.phase !== 'ended') continue;
     if (run.status.errors.length) run.error = `${run.status.providerStatus}: ${run.status.errors.join('; ')}`;
     let count = 0;
     try {
       for await (const result of run.provider.results(run.handle)) {
-        if (!results.has(result.id)) count++;
-        results.set(result.id, result);
+        if (onResult(result)) count++;
       }
     } catch (err) {
       run.error = `results could not be read completely: ${(err as Error).message}`;
@@ -84,7 +96,6 @@ export async function collectResults(runs: BatchRun[], log: Logger): Promise<Map
     }
     log.info(`${label(run)}: ${run.status.providerStatus}, collected ${count} of ${run.batch.requests.length} results`);
   }
-  return results;
 }
 
 export function label(run: BatchRun): string {

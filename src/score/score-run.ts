@@ -1,5 +1,5 @@
 import type { RequestResult, Usage } from '../batch/types.ts';
-import type { PriceOverride } from '../config/types.ts';
+import type { ChatMessage, PriceOverride } from '../config/types.ts';
 import { costOf, priceOf } from '../cost/cost.ts';
 import type { PlannedCase, Plan } from '../plan/plan.ts';
 import { scoreTest } from './score-test.ts';
@@ -34,37 +34,72 @@ export interface ScoreInputs {
 
 /** Scores every case against its request's result. */
 export function scoreRun({ plan, results, pending, batchErrors, pricing }: ScoreInputs): CaseResult[] {
-  const modelOf = new Map<string, string>();
-  const promptOf = new Map<string, string>();
-  for (const batch of plan.batches) {
-    for (const r of batch.requests) {
-      modelOf.set(r.id, batch.model);
-      promptOf.set(r.id, r.messages.map((m) => m.content).join('\n\n'));
+  const scorer = new RunScorer(plan, pricing);
+  for (const result of results.values()) scorer.add(result);
+  return scorer.finish(pending, batchErrors);
+}
+
+/**
+ * Scores cases as their requests' results arrive, so a large run never holds every raw result at once: each
+ * result is scored for every case that shares its request, then dropped.
+ */
+export class RunScorer {
+  readonly #cases = new Map<string, PlannedCase[]>();
+  readonly #requests = new Map<string, { model: string; messages: ChatMessage[] }>();
+  readonly #scored: (CaseResult | undefined)[];
+  readonly #pricing: Record<string, PriceOverride>;
+
+  constructor(plan: Plan, pricing: Record<string, PriceOverride>) {
+    this.#pricing = pricing;
+    this.#scored = new Array(plan.cases.length);
+    for (const batch of plan.batches) {
+      for (const r of batch.requests) this.#requests.set(r.id, { model: batch.model, messages: r.messages });
+    }
+    for (const c of plan.cases) {
+      const list = this.#cases.get(c.requestId);
+      if (list) list.push(c);
+      else this.#cases.set(c.requestId, [c]);
     }
   }
-  const billed = new Set<string>();
 
-  return plan.cases.map((c): CaseResult => {
-    const model = modelOf.get(c.requestId) ?? '';
-    const result = results.get(c.requestId);
-    if (!result) {
-      if (pending.has(c.requestId)) return { case: c, model, status: 'pending', billed: false };
-      const why = batchErrors.get(c.requestId) ?? 'the provider returned no result for this request';
-      return { case: c, model, status: 'errored', error: why, billed: false };
-    }
-    const price = priceOf(model, pricing);
+  /** Scores the cases of one result; false when the result is a repeat (the provider sent an id twice) or unknown. */
+  add(result: RequestResult): boolean {
+    const cases = this.#cases.get(result.id);
+    if (!cases || this.#scored[cases[0].index]) return false;
+    const request = this.#requests.get(result.id)!;
+    const price = priceOf(request.model, this.#pricing);
     const cost = result.usage && price ? { batch: costOf(result.usage, price, true), realtime: costOf(result.usage, price, false) } : undefined;
-    const first = !billed.has(c.requestId);
-    billed.add(c.requestId);
-    const base = { case: c, model, usage: result.usage, cost, billed: first };
-    if (!result.ok) {
-      return { ...base, status: 'errored', error: `${result.error.code}: ${result.error.message}${result.error.retryable ? ' (retryable)' : ''}` };
+    let prompt: string | undefined;
+    cases.forEach((c, i) => {
+      // Identical requests are sent and billed once: the first case carries the cost.
+      const base = { case: c, model: request.model, usage: result.usage, cost, billed: i === 0 };
+      if (!result.ok) {
+        this.#scored[c.index] = { ...base, status: 'errored', error: `${result.error.code}: ${result.error.message}${result.error.retryable ? ' (retryable)' : ''}` };
+        return;
+      }
+      prompt ??= request.messages.map((m) => m.content).join('\n\n');
+      const score = scoreTest(
+        { assert: c.assertions, threshold: c.threshold, transform: c.transform },
+        result.text,
+        { vars: c.vars, prompt, provider: c.provider, usage: result.usage, cost: cost?.batch },
+      );
+      this.#scored[c.index] = { ...base, status: score.pass ? 'passed' : 'failed', output: result.text, score };
+    });
+    return true;
+  }
+
+  /** Every case in plan order; those without a result are pending (batch still running) or errored, with why. */
+  finish(pending: Set<string>, batchErrors: Map<string, string>): CaseResult[] {
+    const out: CaseResult[] = [];
+    for (const cases of this.#cases.values()) {
+      for (const c of cases) {
+        if (this.#scored[c.index]) continue;
+        const model = this.#requests.get(c.requestId)?.model ?? '';
+        if (pending.has(c.requestId)) this.#scored[c.index] = { case: c, model, status: 'pending', billed: false };
+        else this.#scored[c.index] = { case: c, model, status: 'errored', error: batchErrors.get(c.requestId) ?? 'the provider returned no result for this request', billed: false };
+      }
     }
-    const score = scoreTest(
-      { assert: c.assertions, threshold: c.threshold, transform: c.transform },
-      result.text,
-      { vars: c.vars, prompt: promptOf.get(c.requestId) ?? '', provider: c.provider, usage: result.usage, cost: cost?.batch },
-    );
-    return { ...base, status: score.pass ? 'passed' : 'failed', output: result.text, score };
-  });
+    for (const r of this.#scored) out.push(r!);
+    return out;
+  }
 }
