@@ -80780,6 +80780,18 @@ async function waitForBatches(runs, options, log) {
 /** Reads the results of every ended batch, keyed by request id. */
 async function collectResults(runs, log) {
     const results = new Map();
+    await streamResults(runs, log, (result) => {
+        const isNew = !results.has(result.id);
+        results.set(result.id, result);
+        return isNew;
+    });
+    return results;
+}
+/**
+ * Hands every result of every ended batch to `onResult` as it is read, a line at a time; `onResult` says whether
+ * the result was new (a provider may repeat an id), for the count in the log.
+ */
+async function streamResults(runs, log, onResult) {
     for (const run of runs) {
         if (!run.handle || run.status?.phase !== 'ended')
             continue;
@@ -80788,9 +80800,8 @@ async function collectResults(runs, log) {
         let count = 0;
         try {
             for await (const result of run.provider.results(run.handle)) {
-                if (!results.has(result.id))
+                if (onResult(result))
                     count++;
-                results.set(result.id, result);
             }
         }
         catch (err) {
@@ -80799,7 +80810,6 @@ async function collectResults(runs, log) {
         }
         log.info(`${label(run)}: ${run.status.providerStatus}, collected ${count} of ${run.batch.requests.length} results`);
     }
-    return results;
 }
 function label(run) {
     return `${run.batch.provider}:${run.batch.model}`;
@@ -84806,35 +84816,75 @@ function sum(values) {
 
 /** Scores every case against its request's result. */
 function scoreRun({ plan, results, pending, batchErrors, pricing }) {
-    const modelOf = new Map();
-    const promptOf = new Map();
-    for (const batch of plan.batches) {
-        for (const r of batch.requests) {
-            modelOf.set(r.id, batch.model);
-            promptOf.set(r.id, r.messages.map((m) => m.content).join('\n\n'));
+    const scorer = new RunScorer(plan, pricing);
+    for (const result of results.values())
+        scorer.add(result);
+    return scorer.finish(pending, batchErrors);
+}
+/**
+ * Scores cases as their requests' results arrive, so a large run never holds every raw result at once: each
+ * result is scored for every case that shares its request, then dropped.
+ */
+class RunScorer {
+    #cases = new Map();
+    #requests = new Map();
+    #scored;
+    #pricing;
+    constructor(plan, pricing) {
+        this.#pricing = pricing;
+        this.#scored = new Array(plan.cases.length);
+        for (const batch of plan.batches) {
+            for (const r of batch.requests)
+                this.#requests.set(r.id, { model: batch.model, messages: r.messages });
+        }
+        for (const c of plan.cases) {
+            const list = this.#cases.get(c.requestId);
+            if (list)
+                list.push(c);
+            else
+                this.#cases.set(c.requestId, [c]);
         }
     }
-    const billed = new Set();
-    return plan.cases.map((c) => {
-        const model = modelOf.get(c.requestId) ?? '';
-        const result = results.get(c.requestId);
-        if (!result) {
-            if (pending.has(c.requestId))
-                return { case: c, model, status: 'pending', billed: false };
-            const why = batchErrors.get(c.requestId) ?? 'the provider returned no result for this request';
-            return { case: c, model, status: 'errored', error: why, billed: false };
-        }
-        const price = priceOf(model, pricing);
+    /** Scores the cases of one result; false when the result is a repeat (the provider sent an id twice) or unknown. */
+    add(result) {
+        const cases = this.#cases.get(result.id);
+        if (!cases || this.#scored[cases[0].index])
+            return false;
+        const request = this.#requests.get(result.id);
+        const price = priceOf(request.model, this.#pricing);
         const cost = result.usage && price ? { batch: costOf(result.usage, price, true), realtime: costOf(result.usage, price, false) } : undefined;
-        const first = !billed.has(c.requestId);
-        billed.add(c.requestId);
-        const base = { case: c, model, usage: result.usage, cost, billed: first };
-        if (!result.ok) {
-            return { ...base, status: 'errored', error: `${result.error.code}: ${result.error.message}${result.error.retryable ? ' (retryable)' : ''}` };
+        let prompt;
+        cases.forEach((c, i) => {
+            // Identical requests are sent and billed once: the first case carries the cost.
+            const base = { case: c, model: request.model, usage: result.usage, cost, billed: i === 0 };
+            if (!result.ok) {
+                this.#scored[c.index] = { ...base, status: 'errored', error: `${result.error.code}: ${result.error.message}${result.error.retryable ? ' (retryable)' : ''}` };
+                return;
+            }
+            prompt ??= request.messages.map((m) => m.content).join('\n\n');
+            const score = scoreTest({ assert: c.assertions, threshold: c.threshold, transform: c.transform }, result.text, { vars: c.vars, prompt, provider: c.provider, usage: result.usage, cost: cost?.batch });
+            this.#scored[c.index] = { ...base, status: score.pass ? 'passed' : 'failed', output: result.text, score };
+        });
+        return true;
+    }
+    /** Every case in plan order; those without a result are pending (batch still running) or errored, with why. */
+    finish(pending, batchErrors) {
+        const out = [];
+        for (const cases of this.#cases.values()) {
+            for (const c of cases) {
+                if (this.#scored[c.index])
+                    continue;
+                const model = this.#requests.get(c.requestId)?.model ?? '';
+                if (pending.has(c.requestId))
+                    this.#scored[c.index] = { case: c, model, status: 'pending', billed: false };
+                else
+                    this.#scored[c.index] = { case: c, model, status: 'errored', error: batchErrors.get(c.requestId) ?? 'the provider returned no result for this request', billed: false };
+            }
         }
-        const score = scoreTest({ assert: c.assertions, threshold: c.threshold, transform: c.transform }, result.text, { vars: c.vars, prompt: promptOf.get(c.requestId) ?? '', provider: c.provider, usage: result.usage, cost: cost?.batch });
-        return { ...base, status: score.pass ? 'passed' : 'failed', output: result.text, score };
-    });
+        for (const r of this.#scored)
+            out.push(r);
+        return out;
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/pipeline.ts
@@ -84868,8 +84918,17 @@ async function evaluate(options) {
     stageEnd('submit');
     await waitForBatches(runs, { deadline, initialIntervalMs: options.pollIntervalMs?.initial ?? 5_000, maxIntervalMs: options.pollIntervalMs?.max ?? 60_000 }, log);
     stageEnd('wait');
-    const collected = await collectResults(runs, log);
-    stageEnd('collect');
+    // Results are scored as they are read, so the raw results of a large run are never all in memory at once.
+    const scorer = new RunScorer(plan, suite.pricing);
+    let scoringMs = 0;
+    await streamResults(runs, log, (result) => {
+        const started = performance.now();
+        const added = scorer.add(result);
+        scoringMs += performance.now() - started;
+        return added;
+    });
+    options.onStage?.('collect', performance.now() - mark - scoringMs);
+    mark = performance.now() - scoringMs;
     const pending = new Set();
     const batchErrors = new Map();
     for (const run of runs) {
@@ -84880,7 +84939,7 @@ async function evaluate(options) {
                 batchErrors.set(request.id, `batch ${run.error}`);
         }
     }
-    const results = scoreRun({ plan, results: collected, pending, batchErrors, pricing: suite.pricing });
+    const results = scorer.finish(pending, batchErrors);
     const summary = summarize(results);
     stageEnd('score');
     const minPassRate = options.minPassRate ?? suite.threshold ?? 1;
