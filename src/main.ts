@@ -81,9 +81,10 @@ function parsePassRate(text: string): number {
 }
 
 function runMetadata() {
-  const { repo, sha, payload } = github.context;
+  // context.repo throws without GITHUB_REPOSITORY (a local or non-GitHub runner): the metadata is optional.
+  const { sha, payload } = github.context;
   return {
-    repo: process.env.GITHUB_REPOSITORY ? `${repo.owner}/${repo.repo}` : undefined,
+    repo: process.env.GITHUB_REPOSITORY || undefined,
     pr: payload.pull_request ? String(payload.pull_request.number) : undefined,
     sha: payload.pull_request?.head?.sha ?? sha,
   };

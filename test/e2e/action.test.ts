@@ -247,6 +247,22 @@ describe('batch-evals action end to end', { timeout: 30_000 }, () => {
     expect(commands(pct.stdout, 'error')).toEqual(['::error::pass rate 75.0% is below the required 90.0%']);
   });
 
+  it('runs the bundled dist/index.js, as the runner does, also without GITHUB_REPOSITORY (a runner outside GitHub)', async () => {
+    const e = await emulator({ instant: true, script: SCRIPT });
+    const ws = workspace();
+    const runner = runnerEnv(withDefaults({ config: 'evals/suite.yaml', 'openai-api-key': newKey(), 'openai-base-url': e.url, 'min-pass-rate': '0.5' }));
+    runner.env.GITHUB_WORKSPACE = ws;
+    delete runner.env.GITHUB_REPOSITORY;
+    const r = await runNode([join(ROOT, 'dist/index.js')], { env: runner.env, cwd: ws });
+
+    expect(commands(r.stdout, 'error')).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(runner.outputs()).toMatchObject({ status: 'completed', 'pass-rate': '0.5000', passed: '2', failed: '1', errored: '1' });
+    const [batch] = e.state.batches.values();
+    expect(batch.metadata).not.toHaveProperty('repo');
+    expect(batch.metadata).toMatchObject({ tool: 'batch-evals' });
+  });
+
   it('without min-pass-rate the suite needs 100%; errored cases count against the pass rate; exact costs', async () => {
     const e = await emulator({ instant: true, script: SCRIPT });
     const ws = workspace();
