@@ -102,5 +102,7 @@ export function batchFacts(runs: BatchRun[]): BatchFacts[] {
     batchId: r.handle?.batchId,
     providerStatus: r.status?.providerStatus,
     error: r.error,
+    submittedAt: r.handle?.submittedAt,
+    endedAt: r.endedAt,
   }));
 }

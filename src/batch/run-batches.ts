@@ -10,6 +10,8 @@ export interface BatchRun {
   status?: BatchStatus;
   /** Why the batch was not submitted, or why it ended without results. */
   error?: string;
+  /** When a poll first saw the batch ended: with the handle's submittedAt, the provider's turnaround. */
+  endedAt?: string;
 }
 
 /** Submits every planned batch at once; a batch that cannot be submitted is kept with its error. */
@@ -48,6 +50,7 @@ export async function waitForBatches(runs: BatchRun[], options: WaitOptions, log
       running.map(async (run) => {
         try {
           run.status = await run.provider.status(run.handle!);
+          if (run.status.phase === 'ended') run.endedAt ??= new Date(now()).toISOString();
           const s = run.status;
           log.info(`${label(run)}: ${s.providerStatus}, ${s.completed + s.failed}/${s.total} done (${s.failed} failed), ${formatDuration(now() - started)} elapsed`);
         } catch (err) {

@@ -2,6 +2,8 @@ import type { Assertion } from '../config/types.ts';
 import { PRICES_CHECKED } from '../cost/prices.ts';
 import type { CaseResult } from '../score/score-run.ts';
 import { code, codeBlock, inline } from './escape.ts';
+import { formatDuration } from '../batch/run-batches.ts';
+import type { Comparison } from './baseline.ts';
 import type { RunSummary, Tally } from './summary.ts';
 
 export type RunStatus = 'completed' | 'pending' | 'failed';
@@ -11,6 +13,9 @@ export interface BatchFacts {
   batchId?: string;
   providerStatus?: string;
   error?: string;
+  submittedAt?: string;
+  /** When the provider was seen to have ended the batch (first poll that said so). */
+  endedAt?: string;
 }
 
 export interface ReportData {
@@ -20,51 +25,169 @@ export interface ReportData {
   summary: RunSummary;
   results: CaseResult[];
   batches: BatchFacts[];
+  /** Against the base branch's baseline; undefined when there is none (then `baselineNote` says why). */
+  comparison?: Comparison;
+  baselineNote?: string;
+  /** Commit, config path and how to reproduce; shown at the end. */
+  facts?: RunFacts;
   /** How many failures to show in full; the rest are counted. */
   maxFailures?: number;
+  /** The most characters the markdown may have; the longest sections are trimmed first to fit. */
+  maxChars?: number;
+  /** Where the rows that were left out can be read, e.g. "the job summary and the results file". */
+  elsewhere?: string;
 }
 
-/** The run as markdown: headline, a row per model, failures collapsed, then the batches. */
-export function renderMarkdown(data: ReportData): string {
-  const { summary, status } = data;
-  const total = summary.total;
-  const lines: string[] = [];
-  const icon = status === 'pending' ? '⏳' : status === 'failed' ? '❌' : '✅';
-  lines.push(`## ${icon} batch-evals: ${inline(data.title, 120)}`, '');
-  lines.push(headline(data), '');
-  lines.push('| Model | Cases | Passed | Failed | Errored | Pass rate | Batch cost | Real-time cost | Saved |');
-  lines.push('|:--|--:|--:|--:|--:|--:|--:|--:|--:|');
-  for (const t of summary.providers) lines.push(row(t, inline(t.label, 80)));
-  if (summary.providers.length > 1) lines.push(row(total, '**Total**'));
-  if (total.unpriced > 0) {
-    lines.push('', `Price unknown for ${total.unpriced} request(s): their cost is not in the figures; add the model under \`pricing:\` in the suite.`);
-  }
-  lines.push('');
+export interface RunFacts {
+  configPath: string;
+  sha?: string;
+  /** Link to the workflow run. */
+  runUrl?: string;
+}
 
-  lines.push(...disagreements(data.results, summary.providers.map((t) => t.label)));
+/**
+ * The run as markdown: headline, a row per model, the regressions and fixes against the baseline, the cases
+ * where models disagree, the failures collapsed, then the run's facts. Past `maxChars`, the longest of the
+ * trimmable sections gives up rows first, saying how many and where to find them.
+ */
+export function renderMarkdown(data: ReportData): string {
+  const sections = buildSections(data);
+  const limit = data.maxChars ?? Infinity;
+  const render = () => `${sections.map((s) => s.render().join('\n')).join('\n')}\n`;
+  let text = render();
+  while (text.length > limit) {
+    const trimmable = sections.filter((s) => s.cap !== undefined && s.cap > 0);
+    if (trimmable.length === 0) break;
+    const longest = trimmable.reduce((a, b) => (a.render().join('\n').length >= b.render().join('\n').length ? a : b));
+    longest.cap = Math.floor(longest.cap! / 2);
+    text = render();
+  }
+  return text.length > limit ? `${text.slice(0, limit - 80)}\n\n…cut at ${limit.toLocaleString('en-US')} characters.\n` : text;
+}
+
+interface Section {
+  /** Rows this section may show; undefined for a section that is never trimmed. */
+  cap?: number;
+  render(): string[];
+}
+
+function buildSections(data: ReportData): Section[] {
+  const { summary, status, comparison } = data;
+  const total = summary.total;
+  const elsewhere = data.elsewhere ?? 'the results file';
+  const icon = status === 'pending' ? '⏳' : status === 'failed' ? '❌' : '✅';
+  const fixed = (lines: string[]): Section => ({ render: () => lines });
+  const sections: Section[] = [];
+
+  const head = [`## ${icon} batch-evals: ${inline(data.title, 120)}`, '', headline(data), ''];
+  const changeOf = (label: string) => comparison?.providers.find((p) => p.label === label);
+  head.push(`| Model | Cases | Passed | Failed | Errored | Pass rate |${comparison ? ' Change |' : ''} Batch cost | Real-time cost | Saved |`);
+  head.push(`|:--|--:|--:|--:|--:|--:|${comparison ? '--:|' : ''}--:|--:|--:|`);
+  for (const t of summary.providers) head.push(row(t, inline(t.label, 80), comparison ? changeOf(t.label) ?? {} : undefined));
+  if (summary.providers.length > 1) head.push(row(total, '**Total**', comparison?.total));
+  if (total.unpriced > 0) {
+    head.push('', `Price unknown for ${plural(total.unpriced, 'request')}: their cost is not in the figures; add the model under \`pricing:\` in the suite.`);
+  }
+  head.push('');
+  head.push(...chart(data));
+  if (!comparison && data.baselineNote) head.push(`<sub>${inline(data.baselineNote, 300)}</sub>`, '');
+  sections.push(fixed(head));
+
+  if (comparison) {
+    const base = `\`${inline(comparison.baseline.ref ?? 'the base branch', 60)}\``;
+    sections.push(caseList(comparison.regressions, `### ❌ ${plural(comparison.regressions.length, 'regression')}: passed on ${base}, fail now`, elsewhere));
+    sections.push(caseList(comparison.fixes, `### ✅ ${plural(comparison.fixes.length, 'fix', 'fixes')}: failed on ${base}, pass now`, elsewhere));
+  }
+
+  const split = disagreements(data.results, summary.providers.map((t) => t.label));
+  if (split.rows.length) {
+    const section: Section = {
+      cap: Math.min(30, split.rows.length),
+      render: () => {
+        const shown = split.rows.slice(0, section.cap);
+        const out = [`<details open><summary>${plural(split.rows.length, 'case')} where the models disagree</summary>`, '', ...split.header, ...shown];
+        if (shown.length < split.rows.length) out.push('', `…and ${split.rows.length - shown.length} more in ${elsewhere}.`);
+        return [...out, '', '</details>', ''];
+      },
+    };
+    sections.push(section);
+  }
 
   const failures = data.results.filter((r) => r.status === 'failed' || r.status === 'errored');
   if (failures.length > 0) {
-    const shown = failures.slice(0, data.maxFailures ?? 50);
-    lines.push(`<details><summary>${failures.length} failing case${failures.length === 1 ? '' : 's'}</summary>`, '');
-    for (const r of shown) lines.push(...failure(r), '');
-    if (shown.length < failures.length) lines.push(`…and ${failures.length - shown.length} more in the results file.`, '');
-    lines.push('</details>', '');
+    const rendered = failures.slice(0, data.maxFailures ?? 50).map(failure);
+    const section: Section = {
+      cap: rendered.length,
+      render: () => {
+        const shown = rendered.slice(0, section.cap);
+        const out = [`<details><summary>${plural(failures.length, 'failing case')}</summary>`, ''];
+        for (const lines of shown) out.push(...lines, '');
+        if (shown.length < failures.length) out.push(`…and ${failures.length - shown.length} more in ${elsewhere}.`, '');
+        return [...out, '</details>', ''];
+      },
+    };
+    sections.push(section);
   }
 
+  sections.push(fixed(runFacts(data)));
+  return sections;
+}
+
+/** Regressions or fixes, plainly: a line per case with the model, the test and the first failing check. */
+function caseList(results: CaseResult[], title: string, elsewhere: string): Section {
+  const lines = results.map((r) => {
+    const failing = r.score?.assertions.find((a) => !a.pass && !a.notApplicable);
+    const why = r.error ?? (failing ? `${describeAssertion(failing.assertion)}: ${inline(failing.reason, 200)}` : '');
+    return `- ${inline(r.case.provider, 80)} · ${inline(r.case.description, 160)}${r.status === 'passed' ? '' : ` · ${why}`}`;
+  });
+  const section: Section = {
+    cap: lines.length,
+    render: () => {
+      if (lines.length === 0) return [];
+      const shown = lines.slice(0, section.cap);
+      const out = [title, '', ...shown];
+      if (shown.length < lines.length) out.push(`- …and ${lines.length - shown.length} more in ${elsewhere}.`);
+      return [...out, ''];
+    },
+  };
+  return section;
+}
+
+/** Pass rate per model as a Mermaid bar chart, against the baseline as a line; the table above is the fallback. */
+function chart(data: ReportData): string[] {
+  const rates = data.summary.providers.filter((t) => t.passRate !== undefined);
+  if (rates.length === 0 || (rates.length < 2 && !data.comparison)) return [];
+  const label = (text: string) => `"${text.replace(/["`\\\n\r]/g, '').slice(0, 40)}"`;
+  const pct = (rate: number | undefined) => (rate === undefined ? 0 : Math.round(rate * 1000) / 10);
+  const out = ['```mermaid', 'xychart-beta', `  title "Pass rate by model, %${data.comparison ? ' (line: base branch)' : ''}"`];
+  out.push(`  x-axis [${rates.map((t) => label(t.label)).join(', ')}]`, '  y-axis "pass rate %" 0 --> 100');
+  out.push(`  bar [${rates.map((t) => pct(t.passRate)).join(', ')}]`);
+  if (data.comparison) out.push(`  line [${rates.map((t) => pct(data.comparison!.providers.find((p) => p.label === t.label)?.before)).join(', ')}]`);
+  return [...out, '```', ''];
+}
+
+function runFacts(data: ReportData): string[] {
   const facts = data.batches.map((b) => {
     const what = b.batchId ? `${code(b.batchId, 80)} ${inline(b.providerStatus ?? 'submitted')}` : 'not submitted';
-    return `${inline(b.label)}: ${what}${b.error ? ` (${inline(b.error, 200)})` : ''}`;
+    const turnaround = b.submittedAt && b.endedAt ? ` in ${formatDuration(Date.parse(b.endedAt) - Date.parse(b.submittedAt))}` : '';
+    return `${inline(b.label)}: ${what}${turnaround}${b.error ? ` (${inline(b.error, 200)})` : ''}`;
   });
-  lines.push(`<sub>Batches: ${facts.join(' · ') || 'none'}. Prices as of ${PRICES_CHECKED}; batch is 50% of real time.</sub>`);
-  return `${lines.join('\n')}\n`;
+  const lines = [`<sub>Batches: ${facts.join(' · ') || 'none'}. Prices as of ${PRICES_CHECKED}; batch is 50% of real time.</sub>`];
+  const f = data.facts;
+  if (f) {
+    const commit = f.sha ? `Commit ${code(f.sha.slice(0, 12), 12)}` : undefined;
+    const run = f.runUrl && /^https:\/\/[^\s()<>]+$/.test(f.runUrl) ? `[workflow run](${f.runUrl})` : undefined;
+    const again = `reproduce locally with ${code(`npx batch-evals run ${f.configPath}`, 200)}`;
+    lines.push('', `<sub>${[commit, run, again].filter(Boolean).join(' · ')}</sub>`);
+  }
+  return lines;
 }
 
 const MARK: Record<CaseResult['status'], string> = { passed: '✅', failed: '❌', errored: '⚠️', pending: '⏳' };
 
 /** With several models, the cases where they do not all agree: a row per case, a column per model. */
-function disagreements(results: CaseResult[], labels: string[], maxRows = 30): string[] {
-  if (labels.length < 2) return [];
+function disagreements(results: CaseResult[], labels: string[]): { header: string[]; rows: string[] } {
+  if (labels.length < 2) return { header: [], rows: [] };
   const rows = new Map<string, { title: string; status: Map<string, CaseResult['status']> }>();
   for (const r of results) {
     const c = r.case;
@@ -76,19 +199,10 @@ function disagreements(results: CaseResult[], labels: string[], maxRows = 30): s
   // Only the models that ran a case are compared: a case another model has no result for (a provider `prompts:`
   // filter) is not a disagreement by itself; that model's column shows – where a row is listed.
   const split = [...rows.values()].filter((row) => new Set(row.status.values()).size > 1);
-  if (split.length === 0) return [];
-  const out = [
-    `<details open><summary>${plural(split.length, 'case')} where the models disagree</summary>`,
-    '',
-    `| Case | ${labels.map((l) => inline(l, 60)).join(' | ')} |`,
-    `|:--|${labels.map(() => ':-:').join('|')}|`,
-  ];
-  for (const row of split.slice(0, maxRows)) {
-    out.push(`| ${inline(row.title, 120)} | ${labels.map((l) => (row.status.has(l) ? MARK[row.status.get(l)!] : '–')).join(' | ')} |`);
-  }
-  if (split.length > maxRows) out.push('', `…and ${split.length - maxRows} more in the results file.`);
-  out.push('', '</details>', '');
-  return out;
+  return {
+    header: [`| Case | ${labels.map((l) => inline(l, 60)).join(' | ')} |`, `|:--|${labels.map(() => ':-:').join('|')}|`],
+    rows: split.map((row) => `| ${inline(row.title, 120)} | ${labels.map((l) => (row.status.has(l) ? MARK[row.status.get(l)!] : '–')).join(' | ')} |`),
+  };
 }
 
 function headline(data: ReportData): string {
@@ -96,6 +210,12 @@ function headline(data: ReportData): string {
   const scored = t.passed + t.failed + t.errored;
   const parts: string[] = [];
   if (t.passRate !== undefined) parts.push(`**${percent(t.passRate)} passed** (${t.passed} of ${plural(scored, 'case')})`);
+  const c = data.comparison;
+  if (c && c.total.before !== undefined && t.passRate !== undefined) {
+    parts.push(`${change(t.passRate - c.total.before)} against \`${inline(c.baseline.ref ?? 'the base branch', 60)}\``);
+  }
+  if (c && c.regressions.length) parts.push(`**${plural(c.regressions.length, 'regression')}**`);
+  if (c && c.fixes.length) parts.push(plural(c.fixes.length, 'fix', 'fixes'));
   if (t.pending > 0) parts.push(`**${t.pending} case${t.pending === 1 ? '' : 's'} pending** in running batches`);
   parts.push(`batch cost ${money(t.batchCost)}`);
   parts.push(`saved ${money(t.realtimeCost - t.batchCost)} against real time`);
@@ -103,11 +223,19 @@ function headline(data: ReportData): string {
   return `${parts.join(' · ')}${gate}`;
 }
 
-function row(t: Tally, name: string): string {
+/** A pass-rate change in percentage points, signed. */
+function change(delta: number): string {
+  const points = Math.round(delta * 1000) / 10;
+  if (points === 0) return '±0 pts';
+  return `${points > 0 ? '+' : '−'}${Math.abs(points).toFixed(1)} pts`;
+}
+
+function row(t: Tally, name: string, rates?: { before?: number; after?: number }): string {
   const rate = t.passRate === undefined ? '–' : percent(t.passRate);
   const unknown = t.unpriced > 0 && t.batchCost === 0;
   const cost = (v: number) => (unknown ? 'price unknown' : money(v) + (t.unpriced > 0 ? '*' : ''));
-  return `| ${name} | ${t.cases} | ${t.passed} | ${t.failed} | ${t.errored} | ${rate} | ${cost(t.batchCost)} | ${cost(t.realtimeCost)} | ${cost(t.realtimeCost - t.batchCost)} |`;
+  const delta = rates === undefined ? '' : ` ${rates.before === undefined || t.passRate === undefined ? 'new' : change(t.passRate - rates.before)} |`;
+  return `| ${name} | ${t.cases} | ${t.passed} | ${t.failed} | ${t.errored} | ${rate} |${delta} ${cost(t.batchCost)} | ${cost(t.realtimeCost)} | ${cost(t.realtimeCost - t.batchCost)} |`;
 }
 
 function failure(r: CaseResult): string[] {

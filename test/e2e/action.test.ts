@@ -219,7 +219,7 @@ describe('batch-evals action end to end', { timeout: 30_000 }, () => {
       `**❌ failed** · ${HAIKU} · prompt support · Return policy`,
       `**❌ failed** · ${HAIKU} · prompt support · Order lookup answers in JSON`,
     ]);
-    expect(r.summary).toContain(`openai:gpt-4.1-mini: \`${openaiBatch.id}\` completed · anthropic:claude-haiku-4-5: \`${anthropicBatch.id}\` ended.`);
+    expect(r.summary).toMatch(new RegExp(`openai:gpt-4\\.1-mini: \`${openaiBatch.id}\` completed in [01]s · anthropic:claude-haiku-4-5: \`${anthropicBatch.id}\` ended in 0s\\.`));
 
     // The OpenAI batch carries the run's metadata (Message Batches take none); the Anthropic emulator took its key.
     expect(openaiBatch.metadata).toEqual({ tool: 'batch-evals', suite: 'Quickstart - a support bot for a shoe shop', repo: 'acme/prompts', sha: 'a'.repeat(40) });
