@@ -1,10 +1,11 @@
 import * as core from '@actions/core';
-import { relative } from 'node:path';
 import type { ConfigError } from '../config/errors.ts';
-import type { ConfigWarning, SourceLocation } from '../config/types.ts';
+import type { ConfigWarning } from '../config/types.ts';
 import type { EvalOutcome } from '../pipeline.ts';
+import type { Comparison } from '../report/baseline.ts';
+import { properties } from './annotations.ts';
 
-export function setRunOutputs(outcome: EvalOutcome, resultsFile: string): void {
+export function setRunOutputs(outcome: EvalOutcome, resultsFile: string, comparison?: Comparison): void {
   const t = outcome.summary.total;
   core.setOutput('status', outcome.status);
   core.setOutput('pass-rate', t.passRate === undefined ? '' : t.passRate.toFixed(4));
@@ -16,6 +17,7 @@ export function setRunOutputs(outcome: EvalOutcome, resultsFile: string): void {
   core.setOutput('savings', (t.realtimeCost - t.batchCost).toFixed(6));
   core.setOutput('batch-ids', outcome.runs.flatMap((r) => (r.handle ? [r.handle.batchId] : [])).join(','));
   core.setOutput('results-file', resultsFile);
+  core.setOutput('regressions', comparison ? comparison.regressions.length : '');
 }
 
 /** Each config problem as an error annotation on its line of the YAML. */
@@ -28,9 +30,4 @@ export function annotateConfigError(err: ConfigError): void {
 
 export function annotateWarnings(warnings: ConfigWarning[]): void {
   for (const w of warnings) core.warning(w.message, { title: 'batch-evals config', ...properties(w.location) });
-}
-
-function properties(location: SourceLocation | undefined): core.AnnotationProperties {
-  if (!location) return {};
-  return { file: relative(process.env.GITHUB_WORKSPACE ?? process.cwd(), location.file), startLine: location.line, startColumn: location.column };
 }

@@ -19,7 +19,7 @@ const ENTRY = join(ROOT, 'src/index.ts');
 const QUICKSTART = 'examples/quickstart/promptfooconfig.yaml';
 const QUICKSTART_SCRIPT = join(ROOT, 'test/emulator/quickstart-script.yaml');
 
-const OUTPUT_NAMES = ['status', 'pass-rate', 'passed', 'failed', 'errored', 'cost', 'realtime-cost', 'savings', 'batch-ids', 'results-file'];
+const OUTPUT_NAMES = ['status', 'pass-rate', 'passed', 'failed', 'errored', 'cost', 'realtime-cost', 'savings', 'batch-ids', 'results-file', 'regressions'];
 
 const MINI = 'openai:gpt-4.1-mini';
 const HAIKU = 'anthropic:messages:claude-haiku-4-5';
@@ -58,6 +58,8 @@ function withDefaults(inputs: Record<string, string>): Record<string, string> {
   const action = parseYaml(readFileSync(join(ROOT, 'action.yml'), 'utf8')) as { inputs: Record<string, { default?: string }> };
   const out: Record<string, string> = {};
   for (const [name, spec] of Object.entries(action.inputs)) if (spec.default !== undefined) out[name] = String(spec.default);
+  // The runner resolves expressions; these runs have no GitHub token unless a test gives one.
+  out['github-token'] = '';
   return { ...out, ...inputs };
 }
 
@@ -144,7 +146,12 @@ describe('batch-evals action end to end', { timeout: 30_000 }, () => {
     const r = await runAction({ ...inputs, 'max-wait': '2m', 'min-pass-rate': '0.7' });
 
     expect(commands(r.stdout, 'error')).toEqual([]);
-    expect(commands(r.stdout, 'warning')).toEqual([]);
+    // A warning on the YAML line of each failing case's test.
+    expect(commands(r.stdout, 'warning')).toEqual([
+      '::warning title=batch-evals: failed case,file=examples/quickstart/promptfooconfig.yaml,line=58,col=5::openai:gpt-4.1-mini: Keeps answers short: Expected output to not contain "as an AI"',
+      '::warning title=batch-evals: failed case,file=examples/quickstart/promptfooconfig.yaml,line=27,col=5::anthropic:messages:claude-haiku-4-5: Return policy: Expected output to contain "30 days"',
+      '::warning title=batch-evals: failed case,file=examples/quickstart/promptfooconfig.yaml,line=41,col=5::anthropic:messages:claude-haiku-4-5: Order lookup answers in JSON: Expected output to be valid JSON',
+    ]);
     expect(r.code).toBe(0);
 
     const [openaiBatch, ...moreOpenai] = openai.state.batches.values();
@@ -164,6 +171,7 @@ describe('batch-evals action end to end', { timeout: 30_000 }, () => {
       savings: '0.000664',
       'batch-ids': `${openaiBatch.id},${anthropicBatch.id}`,
       'results-file': resultsFile,
+      regressions: '', // no baseline: these runs have no Actions cache
     });
 
     // The cost outputs agree with the results file.
@@ -285,6 +293,7 @@ describe('batch-evals action end to end', { timeout: 30_000 }, () => {
       savings: '0.001800',
       'batch-ids': batch.id,
       'results-file': resultsFile,
+      regressions: '', // no baseline: these runs have no Actions cache
     });
     const results = JSON.parse(readFileSync(resultsFile, 'utf8'));
     expect(results.cases.map((c: { status: string }) => c.status)).toEqual(['passed', 'passed', 'failed', 'errored']);
@@ -357,6 +366,8 @@ tests:
 
     expect(commands(r.stdout, 'warning')).toEqual([
       "::warning title=batch-evals config,file=evals/suite.yaml,line=8,col=5::tests[0].asert: unknown key 'asert' is ignored (did you mean 'assert'?)",
+      '::warning title=batch-evals: failed case,file=evals/suite.yaml,line=18,col=5::openai:gpt-4.1-mini: wrong colour: Expected output to contain "blue"',
+      '::warning title=batch-evals: errored case,file=evals/suite.yaml,line=23,col=5::openai:gpt-4.1-mini: server error: server_error: The server had an error while processing your request. (retryable)',
     ]);
     expect(commands(r.stdout, 'error')).toEqual([]);
     expect(r.code).toBe(0);
