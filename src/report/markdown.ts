@@ -159,8 +159,12 @@ function chart(data: ReportData): string[] {
   if (rates.length === 0 || (rates.length < 2 && !data.comparison)) return [];
   const label = (text: string) => `"${text.replace(/["`\\\n\r]/g, '').slice(0, 40)}"`;
   const pct = (rate: number | undefined) => (rate === undefined ? 0 : Math.round(rate * 1000) / 10);
-  const out = ['```mermaid', 'xychart-beta', `  title "Pass rate by model, %${data.comparison ? ' (line: base branch)' : ''}"`];
-  out.push(`  x-axis [${rates.map((t) => label(t.label)).join(', ')}]`, '  y-axis "pass rate %" 0 --> 100');
+  // Short names: the model after the provider prefix, unless two rows would then read the same.
+  const short = rates.map((t) => t.label.split(':').at(-1)!);
+  const names = new Set(short).size === short.length ? short : rates.map((t) => t.label);
+  const out = ['```mermaid', '%%{init: {"xyChart": {"width": 640, "height": 260}}}%%', 'xychart-beta'];
+  out.push(`  title "Pass rate by model, %${data.comparison ? ' (line: base branch)' : ''}"`);
+  out.push(`  x-axis [${names.map(label).join(', ')}]`, '  y-axis "pass rate %" 0 --> 100');
   out.push(`  bar [${rates.map((t) => pct(t.passRate)).join(', ')}]`);
   if (data.comparison) out.push(`  line [${rates.map((t) => pct(data.comparison!.providers.find((p) => p.label === t.label)?.before)).join(', ')}]`);
   return [...out, '```', ''];
