@@ -1,94 +1,37 @@
 import * as core from '@actions/core';
 import * as github from '@actions/github';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { providerFor } from './batch/providers.ts';
 import { ConfigError } from './config/errors.ts';
 import { parseDuration } from './duration.ts';
 import type { Logger } from './logger.ts';
-import { batchFacts, evaluate, type EvalOutcome } from './pipeline.ts';
-import { compare, toBaseline, type Comparison } from './report/baseline.ts';
-import { renderMarkdown, type ReportData } from './report/markdown.ts';
-import { writeResultsFile } from './report/results-file.ts';
-import { annotateFailures } from './publish/annotations.ts';
-import { BaselineStore } from './publish/baseline-store.ts';
+import { evaluate } from './pipeline.ts';
+import { materializeConfigAt } from './publish/config-at-commit.ts';
 import { runTarget, type RunTarget } from './publish/github.ts';
-import { annotateConfigError, annotateWarnings, setRunOutputs } from './publish/outputs.ts';
-import { publishToGitHub } from './publish/publish.ts';
-import { COMMENT_MAX_CHARS } from './publish/sticky-comment.ts';
+import { annotateConfigError, annotateWarnings } from './publish/outputs.ts';
+import { publishRun, stateRef } from './publish/publish.ts';
+import { findComment, pendingFromComments } from './publish/sticky-comment.ts';
+import type { RunState } from './state/run-state.ts';
+import { StateStore } from './state/state-store.ts';
 
 const actionLog: Logger = { info: core.info, warning: (m) => core.warning(m), debug: core.debug };
-/** The job summary takes 1 MiB per step; leave room for the rest of the page. */
-const SUMMARY_MAX_CHARS = 900_000;
+
+type Inputs = ReturnType<typeof readInputs>;
 
 /**
- * The action: read the suite, send its cases as provider batches, wait while the job allows, score the outputs,
- * compare them with the base branch's baseline, and report in the job summary, one sticky PR comment, a commit
- * status and the step outputs. A default-branch run saves its results as the baseline for the PRs against it.
+ * The action. `run` (the default): send the suite's cases as provider batches, wait while the job allows, score
+ * the outputs, and report in the job summary, one sticky PR comment, a commit status and the step outputs;
+ * what is still running is saved for a later job. `submit`: send and save at once. `resume`: find the runs left
+ * pending, collect what has ended, and finish their reports.
  */
 export async function run(): Promise<void> {
   try {
     const inputs = readInputs();
-    const outcome = await evaluate({
-      configPath: inputs.config,
-      credentials: inputs.credentials,
-      maxWaitMs: inputs.maxWaitMs,
-      minPassRate: inputs.minPassRate,
-      metadata: runMetadata(),
-      log: actionLog,
-      onWarnings: annotateWarnings,
-    });
-
-    const target = runTarget(github.context);
-    const suiteId = suiteIdOf(inputs.config);
-    const store = new BaselineStore(actionLog);
-    const { comparison, note } = await compareWithBaseline(store, target, suiteId, outcome);
-
-    const report: ReportData = {
-      title: outcome.suite.description ?? inputs.config,
-      status: outcome.status,
-      minPassRate: outcome.minPassRate,
-      summary: outcome.summary,
-      results: outcome.results,
-      batches: batchFacts(outcome.runs),
-      comparison,
-      baselineNote: note,
-      facts: { configPath: inputs.config, sha: target?.sha, runUrl: target?.runUrl },
-    };
-    await writeResultsFile(inputs.resultsFile, { ...report, suite: report.title });
-    const unannotated = annotateFailures(outcome.results, outcome.warnings.length);
-    const annotationNote = unannotated ? `\n<sub>${unannotated} more failing cases have no annotation: GitHub shows 10 per step.</sub>\n` : '';
-    await core.summary.addRaw(renderMarkdown({ ...report, maxChars: SUMMARY_MAX_CHARS, elsewhere: 'the results file' }) + annotationNote).write();
-    setRunOutputs(outcome, inputs.resultsFile, comparison);
-
-    const problems =
-      target && inputs.token
-        ? await publishToGitHub({
-            token: inputs.token,
-            target,
-            suiteId,
-            suiteTitle: report.title,
-            comment: renderMarkdown({ ...report, maxChars: COMMENT_MAX_CHARS - 200, elsewhere: 'the job summary and the results file' }),
-            status: outcome.status,
-            summary: outcome.summary,
-            regressions: comparison?.regressions.length ?? 0,
-            log: actionLog,
-          })
-        : [];
-    if (target?.branch && target.branch === target.defaultBranch && outcome.status !== 'pending' && store.available()) {
-      const baseline = toBaseline(outcome.results, { suite: report.title, sha: target.sha, ref: target.branch });
-      await store.save(suiteId, target.branch, baseline, `${github.context.runId}-${process.env.GITHUB_RUN_ATTEMPT ?? '1'}`);
-    }
-
-    for (const problem of problems) core.error(problem.message);
-    const failures = [...problems.map((p) => p.message)];
-    if (outcome.status === 'failed') {
-      const rate = outcome.summary.total.passRate ?? 0;
-      failures.unshift(`pass rate ${(rate * 100).toFixed(1)}% is below the required ${(outcome.minPassRate * 100).toFixed(1)}%`);
-    }
-    if (inputs.failOnRegression && comparison?.regressions.length) {
-      failures.unshift(`${comparison.regressions.length} case(s) passed on ${comparison.baseline.ref} and fail now (fail-on-regression)`);
-    }
-    if (failures.length) core.setFailed(failures[0]);
+    const failures = inputs.mode === 'resume' ? await resumePending(inputs) : await runSuite(inputs);
+    // Each failure was reported as an error annotation where it arose (publishRun, resume): not repeated here.
+    if (failures.length) process.exitCode = core.ExitCode.Failure;
   } catch (err) {
     core.setOutput('status', 'failed');
     if (err instanceof ConfigError) {
@@ -100,14 +43,143 @@ export async function run(): Promise<void> {
   }
 }
 
+/** run / submit: one suite at the checked-out commit, never submitted twice for the same commit. */
+async function runSuite(inputs: Inputs): Promise<string[]> {
+  if (!inputs.config) throw new Error(`input config is required in mode ${inputs.mode}`);
+  const target = runTarget(github.context);
+  const configPath = repoPath(inputs.config);
+  const suiteId = suiteIdOf(configPath);
+
+  const previous = target ? await lastState(inputs, target, suiteId) : undefined;
+  const notes: string[] = [];
+  let attach: RunState | undefined;
+  if (previous?.phase === 'submitted' && previous.sha === target?.sha) {
+    attach = previous;
+  } else if (previous?.phase === 'submitted' && inputs.cancelSuperseded) {
+    notes.push(await cancelSuperseded(previous, inputs));
+  }
+
+  const outcome = await evaluate({
+    configPath: inputs.config,
+    credentials: inputs.credentials,
+    maxWaitMs: inputs.mode === 'submit' ? 0 : inputs.maxWaitMs,
+    minPassRate: inputs.minPassRate,
+    metadata: { ...runMetadata(target), config: configPath, suite_id: suiteId },
+    attach,
+    log: actionLog,
+    onWarnings: annotateWarnings,
+  });
+  return publishRun({ outcome, configPath, suiteId, target, token: inputs.token, resultsFile: inputs.resultsFile, failOnRegression: inputs.failOnRegression, previous: attach, notes, log: actionLog });
+}
+
+/**
+ * resume: the runs left pending, found in this ref's cache (a nightly run, a re-run) and in the markers of the
+ * bot's own comments on open pull requests (a scheduled job cannot read a PR's cache). Each is rebuilt from the
+ * config at its own commit, collected, scored and reported; one still running stays pending.
+ */
+async function resumePending(inputs: Inputs): Promise<string[]> {
+  const here = runTarget(github.context);
+  if (!here) throw new Error('mode resume runs in GitHub Actions: GITHUB_REPOSITORY is not set');
+  const pending = new Map<string, { state: RunState; pr?: number }>();
+  const states = new StateStore(actionLog);
+  if (inputs.config && states.available()) {
+    const state = await states.restore(suiteIdOf(repoPath(inputs.config)), stateRef(here));
+    if (state?.phase === 'submitted') pending.set(`${state.suiteId}@${state.sha}`, { state });
+  }
+  if (inputs.token) {
+    for (const { pr, state } of await pendingFromComments(github.getOctokit(inputs.token), here.owner, here.repo)) {
+      pending.set(`${state.suiteId}@${state.sha}`, { state, pr });
+    }
+  }
+  if (pending.size === 0) {
+    core.info('resume: no pending runs found (in the cache of this ref, or in comments on open pull requests)');
+    core.setOutput('status', 'completed');
+    return [];
+  }
+
+  const failures: string[] = [];
+  for (const { state, pr } of pending.values()) {
+    core.startGroup(`resume: ${state.suite} at ${state.sha.slice(0, 12)}${pr ? ` (#${pr})` : ''}`);
+    try {
+      failures.push(...(await resumeOne(inputs, here, state, pr)));
+    } catch (err) {
+      if (err instanceof ConfigError) annotateConfigError(err);
+      failures.push(`resume of ${state.suite} at ${state.sha.slice(0, 12)}: ${(err as Error).message}`);
+      core.error(failures.at(-1)!);
+    } finally {
+      core.endGroup();
+    }
+  }
+  return failures;
+}
+
+async function resumeOne(inputs: Inputs, here: RunTarget, state: RunState, pr: number | undefined): Promise<string[]> {
+  const target: RunTarget = { ...here, sha: state.sha, branch: pr ? undefined : here.branch, pr: undefined };
+  if (pr && inputs.token) {
+    const { data } = await github.getOctokit(inputs.token).rest.pulls.get({ owner: here.owner, repo: here.repo, pull_number: pr });
+    target.pr = { number: pr, baseRef: data.base.ref, fromFork: data.head.repo?.full_name !== `${here.owner}/${here.repo}` };
+  }
+  // The config at the pending commit: the checkout when it is that commit, else fetched through the API.
+  const local = state.sha === github.context.sha && existsSync(state.configPath);
+  const fetched = local ? undefined : await materializeConfigAt(github.getOctokit(inputs.token), { owner: here.owner, repo: here.repo, sha: state.sha, configPath: state.configPath }, actionLog);
+  try {
+    const outcome = await evaluate({
+      configPath: fetched?.configFile ?? state.configPath,
+      credentials: inputs.credentials,
+      maxWaitMs: inputs.maxWaitMs,
+      minPassRate: inputs.minPassRate,
+      attach: state,
+      log: actionLog,
+      onWarnings: annotateWarnings,
+    });
+    return await publishRun({ outcome, configPath: state.configPath, suiteId: state.suiteId, target, token: inputs.token, resultsFile: inputs.resultsFile, failOnRegression: inputs.failOnRegression, previous: state, log: actionLog });
+  } finally {
+    await fetched?.cleanup();
+  }
+}
+
+/** The last state this suite left on this ref: the cache first, then the PR comment's marker. */
+async function lastState(inputs: Inputs, target: RunTarget, suiteId: string): Promise<RunState | undefined> {
+  const states = new StateStore(actionLog);
+  const cached = states.available() ? await states.restore(suiteId, stateRef(target)) : undefined;
+  if (cached) return cached;
+  if (!target.pr || !inputs.token || target.pr.fromFork) return undefined;
+  try {
+    return (await findComment(github.getOctokit(inputs.token), { owner: target.owner, repo: target.repo, number: target.pr.number }, suiteId))?.state;
+  } catch (err) {
+    actionLog.warning(`could not read the pull request's comments for a pending run: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
+/** A new push makes the batches of the older commit pointless: cancel them, and say so in the report. */
+async function cancelSuperseded(previous: RunState, inputs: Inputs): Promise<string> {
+  const cancelled: string[] = [];
+  for (const b of previous.batches) {
+    try {
+      const provider = providerFor({ key: b.key, provider: b.provider, model: b.model, requests: [] }, inputs.credentials, actionLog);
+      await provider.cancel(b);
+      cancelled.push(b.batchId);
+    } catch (err) {
+      actionLog.warning(`could not cancel ${b.batchId} of the superseded commit ${previous.sha.slice(0, 12)}: ${(err as Error).message}`);
+    }
+  }
+  const message = `Cancelled ${cancelled.length} of ${previous.batches.length} batch(es) of the superseded commit ${previous.sha.slice(0, 12)}: ${cancelled.join(', ') || 'none'}.`;
+  actionLog.info(message);
+  return message;
+}
+
 function readInputs() {
   const openaiApiKey = core.getInput('openai-api-key');
   const anthropicApiKey = core.getInput('anthropic-api-key');
   const token = core.getInput('github-token');
   for (const secret of [openaiApiKey, anthropicApiKey, token]) if (secret) core.setSecret(secret);
+  const mode = core.getInput('mode') || 'run';
+  if (mode !== 'run' && mode !== 'submit' && mode !== 'resume') throw new Error(`input mode must be run, submit or resume, not '${mode}'`);
   const minPassRate = core.getInput('min-pass-rate');
   return {
-    config: core.getInput('config', { required: true }),
+    mode,
+    config: core.getInput('config'),
     credentials: {
       openaiApiKey,
       openaiBaseUrl: core.getInput('openai-base-url') || undefined,
@@ -116,31 +188,29 @@ function readInputs() {
     },
     maxWaitMs: durationInput('max-wait', '20m'),
     minPassRate: minPassRate ? parsePassRate(minPassRate) : undefined,
-    failOnRegression: (core.getInput('fail-on-regression') || 'true').trim().toLowerCase() !== 'false',
+    failOnRegression: booleanInput('fail-on-regression', true),
+    cancelSuperseded: booleanInput('cancel-superseded', true),
     token,
     resultsFile: core.getInput('results-file') || join(process.env.RUNNER_TEMP ?? '.', 'batch-evals-results.json'),
   };
 }
 
-/** A PR compares with its base branch; a default-branch run with the previous run there. */
-async function compareWithBaseline(
-  store: BaselineStore,
-  target: RunTarget | undefined,
-  suiteId: string,
-  outcome: EvalOutcome,
-): Promise<{ comparison?: Comparison; note?: string }> {
-  const branch = target?.pr?.baseRef ?? target?.branch;
-  if (!branch) return { note: 'No baseline: this run has neither a pull request nor a branch to compare with.' };
-  if (!store.available()) return { note: 'No baseline: the Actions cache is not available to this run.' };
-  const { baseline, note } = await store.restore(suiteId, branch);
-  return baseline ? { comparison: compare(outcome.results, baseline), note } : { note };
+/** The config's path in the repository, with forward slashes. */
+function repoPath(configPath: string): string {
+  const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd();
+  return relative(workspace, resolve(workspace, configPath)).split('\\').join('/');
 }
 
-/** One comment, status and baseline per suite file, stable across runs. */
-function suiteIdOf(configPath: string): string {
-  const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd();
-  const path = relative(workspace, resolve(workspace, configPath)).split('\\').join('/');
+/** One comment, status, baseline and state per suite file, stable across runs. */
+function suiteIdOf(path: string): string {
   return createHash('sha256').update(path).digest('hex').slice(0, 12);
+}
+
+function booleanInput(name: string, fallback: boolean): boolean {
+  const value = core.getInput(name).trim().toLowerCase();
+  if (value === '') return fallback;
+  if (value === 'true' || value === 'false') return value === 'true';
+  throw new Error(`input ${name} must be true or false, not '${value}'`);
 }
 
 function durationInput(name: string, fallback: string): number {
@@ -157,12 +227,6 @@ function parsePassRate(text: string): number {
   return value;
 }
 
-function runMetadata() {
-  // context.repo throws without GITHUB_REPOSITORY (a local or non-GitHub runner): the metadata is optional.
-  const { sha, payload } = github.context;
-  return {
-    repo: process.env.GITHUB_REPOSITORY || undefined,
-    pr: payload.pull_request ? String(payload.pull_request.number) : undefined,
-    sha: payload.pull_request?.head?.sha ?? sha,
-  };
+function runMetadata(target: RunTarget | undefined) {
+  return { repo: target ? `${target.owner}/${target.repo}` : undefined, pr: target?.pr ? String(target.pr.number) : undefined, sha: target?.sha ?? github.context.sha };
 }

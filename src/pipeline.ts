@@ -4,6 +4,7 @@ import type { BatchMetadata } from './batch/types.ts';
 import { loadSuite } from './config/load.ts';
 import type { ConfigWarning, Suite } from './config/types.ts';
 import type { Logger } from './logger.ts';
+import type { RunState } from './state/run-state.ts';
 import { buildPlan, type Plan } from './plan/plan.ts';
 import { plural, type BatchFacts, type RunStatus } from './report/markdown.ts';
 import { summarize, type RunSummary } from './report/summary.ts';
@@ -20,6 +21,11 @@ export interface EvalOptions {
   log: Logger;
   /** Called with the config warnings once the suite is loaded, before anything is sent. */
   onWarnings?: (warnings: ConfigWarning[]) => void;
+  /**
+   * Batches already submitted for this suite at this commit (a resumed or re-run job): their planned batches are
+   * attached to them instead of being submitted again.
+   */
+  attach?: RunState;
   /** Called as each stage ends, with its wall time in ms (for the benchmark; bench/run.ts). */
   onStage?: (stage: PipelineStage, ms: number) => void;
 }
@@ -59,7 +65,8 @@ export async function evaluate(options: EvalOptions): Promise<EvalOutcome> {
   log.info(`${suite.description ?? suite.file}: ${plural(plan.cases.length, 'case')}, ${plural(requestCount, 'distinct request')} in ${plural(plan.batches.length, 'batch', 'batches')}`);
 
   const runs: BatchRun[] = plan.batches.map((batch) => ({ batch, provider: providerFor(batch, options.credentials, log) }));
-  await submitBatches(runs, { suite: suite.description ?? suite.file, ...options.metadata }, log);
+  const fresh = options.attach ? attachBatches(runs, options.attach, log) : runs;
+  await submitBatches(fresh, { suite: suite.description ?? suite.file, ...options.metadata }, log);
   stageEnd('submit');
   await waitForBatches(runs, { deadline, initialIntervalMs: options.pollIntervalMs?.initial ?? 5_000, maxIntervalMs: options.pollIntervalMs?.max ?? 60_000 }, log);
   stageEnd('wait');
@@ -88,6 +95,35 @@ export async function evaluate(options: EvalOptions): Promise<EvalOutcome> {
   stageEnd('score');
   const minPassRate = options.minPassRate ?? suite.threshold ?? 1;
   return { suite, warnings, plan, runs, results, summary, minPassRate, status: verdict(summary, minPassRate) };
+}
+
+/** Gives each planned batch its already-submitted handle; returns the runs that still need submitting. */
+function attachBatches(runs: BatchRun[], state: RunState, log: Logger): BatchRun[] {
+  const unmatched: BatchRun[] = [];
+  for (const run of runs) {
+    const known = state.batches.find((b) => b.key === run.batch.key);
+    if (known) {
+      run.handle = { provider: known.provider, batchId: known.batchId, requestCount: known.requestCount, submittedAt: known.submittedAt };
+      log.info(`${run.batch.provider}:${run.batch.model}: already submitted as ${known.batchId} at ${known.submittedAt}; collecting it, not submitting again`);
+    } else {
+      unmatched.push(run);
+    }
+  }
+  return unmatched;
+}
+
+/** The state a run leaves for a later job: the batches it submitted, and whether its report is final. */
+export function runState(outcome: EvalOutcome, meta: Pick<RunState, 'suiteId' | 'configPath' | 'sha' | 'repo' | 'pr'>, previous?: RunState): RunState {
+  const now = new Date().toISOString();
+  return {
+    version: 1,
+    ...meta,
+    suite: outcome.suite.description ?? meta.configPath,
+    phase: outcome.status === 'pending' ? 'submitted' : 'collected',
+    submittedAt: previous?.submittedAt ?? now,
+    updatedAt: now,
+    batches: outcome.runs.flatMap((r) => (r.handle ? [{ ...r.handle, key: r.batch.key, model: r.batch.model }] : [])),
+  };
 }
 
 /** Pending while any case waits on a running batch; failed below the required pass rate. */

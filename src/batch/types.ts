@@ -51,11 +51,15 @@ export interface BatchStatus {
   errors: string[];
 }
 
+/** Carried by the provider's batch (where it takes metadata), so a lost locator can be found by listing batches. */
 export interface BatchMetadata {
   suite: string;
   repo?: string;
   pr?: string;
   sha?: string;
+  /** The config's path in the repository and its suite id. */
+  config?: string;
+  suite_id?: string;
 }
 
 export interface BatchProvider {

@@ -5,6 +5,10 @@ export interface ConfigIssue {
   location?: SourceLocation;
   /** Key path inside the file, e.g. `tests[2].assert[0].type`. */
   keyPath?: string;
+  /** Set when the problem is a referenced file that does not exist: the path that was tried. */
+  missingFile?: string;
+  /** Set when a referenced file is outside the directory references are confined to (confineReferences): its path. */
+  outsideFile?: string;
 }
 
 export function formatIssue(issue: ConfigIssue): string {

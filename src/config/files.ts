@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { extname, isAbsolute, resolve } from 'node:path';
+import { extname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { ConfigError } from './errors.ts';
 import type { SourceLocation } from './types.ts';
 
@@ -15,12 +15,35 @@ export function resolveRef(ref: string, baseDir: string): string {
   return isAbsolute(path) ? path : resolve(baseDir, path);
 }
 
+let referenceRoot: string | undefined;
+
+/**
+ * Runs `load` (synchronous, e.g. loadSuite) with `file://` references confined to the directory `root`: naming a
+ * file outside it is a ConfigError whose issue carries `outsideFile`, and the file is not read.
+ */
+export function confineReferences<T>(root: string, load: () => T): T {
+  const previous = referenceRoot;
+  referenceRoot = resolve(root);
+  try {
+    return load();
+  } finally {
+    referenceRoot = previous;
+  }
+}
+
 export function readReferenced(path: string, from: SourceLocation, keyPath: string): string {
+  if (referenceRoot !== undefined) {
+    const rel = relative(referenceRoot, resolve(path));
+    if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+      throw new ConfigError([{ message: `cannot read ${path}: it is outside ${referenceRoot}`, location: from, keyPath, outsideFile: path }]);
+    }
+  }
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
-    throw new ConfigError([{ message: `cannot read ${path}: ${reason}`, location: from, keyPath }]);
+    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+    const reason = missing ? 'file not found' : (err as Error).message;
+    throw new ConfigError([{ message: `cannot read ${path}: ${reason}`, location: from, keyPath, ...(missing ? { missingFile: path } : {}) }]);
   }
 }
 

@@ -28,6 +28,10 @@ export interface ReportData {
   /** Against the base branch's baseline; undefined when there is none (then `baselineNote` says why). */
   comparison?: Comparison;
   baselineNote?: string;
+  /** Sentences for the top, e.g. superseded batches that were cancelled. */
+  notes?: string[];
+  /** While batches run: when they were submitted (the comment then says what to expect). */
+  pendingSince?: string;
   /** Commit, config path and how to reproduce; shown at the end. */
   facts?: RunFacts;
   /** How many failures to show in full; the rest are counted. */
@@ -48,7 +52,7 @@ export interface RunFacts {
 /**
  * The run as markdown: headline, a row per model, the regressions and fixes against the baseline, the cases
  * where models disagree, the failures collapsed, then the run's facts. Past `maxChars`, the longest of the
- * trimmable sections gives up rows first, saying how many and where to find them.
+ * trimmable sections gives up rows first, saying how many and where to find them; the regressions go last.
  */
 export function renderMarkdown(data: ReportData): string {
   const sections = buildSections(data);
@@ -58,7 +62,9 @@ export function renderMarkdown(data: ReportData): string {
   while (text.length > limit) {
     const trimmable = sections.filter((s) => s.cap !== undefined && s.cap > 0);
     if (trimmable.length === 0) break;
-    const longest = trimmable.reduce((a, b) => (a.render().join('\n').length >= b.render().join('\n').length ? a : b));
+    // The regressions give rows only once nothing else can: they are what a reviewer reads the comment for.
+    const others = trimmable.filter((s) => !s.last);
+    const longest = (others.length ? others : trimmable).reduce((a, b) => (a.render().join('\n').length >= b.render().join('\n').length ? a : b));
     longest.cap = Math.floor(longest.cap! / 2);
     text = render();
   }
@@ -68,6 +74,8 @@ export function renderMarkdown(data: ReportData): string {
 interface Section {
   /** Rows this section may show; undefined for a section that is never trimmed. */
   cap?: number;
+  /** Trimmed only when no other section has rows left to give. */
+  last?: boolean;
   render(): string[];
 }
 
@@ -80,6 +88,15 @@ function buildSections(data: ReportData): Section[] {
   const sections: Section[] = [];
 
   const head = [`## ${icon} batch-evals: ${inline(data.title, 120)}`, '', headline(data), ''];
+  if (data.pendingSince) {
+    const requests = data.batches.length;
+    head.push(
+      `⏳ **Waiting for the providers**: ${plural(requests, 'batch', 'batches')} submitted at ${inline(data.pendingSince, 40)} (ids below). ` +
+        'Batch APIs answer within 24 hours, most often within minutes to a few hours; the resume job updates this comment when they end.',
+      '',
+    );
+  }
+  for (const note of data.notes ?? []) head.push(`> ${inline(note, 400)}`, '');
   const changeOf = (label: string) => comparison?.providers.find((p) => p.label === label);
   head.push(`| Model | Cases | Passed | Failed | Errored | Pass rate |${comparison ? ' Change |' : ''} Batch cost | Real-time cost | Saved |`);
   head.push(`|:--|--:|--:|--:|--:|--:|${comparison ? '--:|' : ''}--:|--:|--:|`);
@@ -90,12 +107,12 @@ function buildSections(data: ReportData): Section[] {
   }
   head.push('');
   head.push(...chart(data));
-  if (!comparison && data.baselineNote) head.push(`<sub>${inline(data.baselineNote, 300)}</sub>`, '');
+  if (!comparison && data.baselineNote) head.push(`<sub>${noteText(data.baselineNote)}</sub>`, '');
   sections.push(fixed(head));
 
   if (comparison) {
-    const base = `\`${inline(comparison.baseline.ref ?? 'the base branch', 60)}\``;
-    sections.push(caseList(comparison.regressions, `### ❌ ${plural(comparison.regressions.length, 'regression')}: passed on ${base}, fail now`, elsewhere));
+    const base = baseName(comparison);
+    sections.push(caseList(comparison.regressions, `### ❌ ${plural(comparison.regressions.length, 'regression')}: passed on ${base}, fail now`, elsewhere, true));
     sections.push(caseList(comparison.fixes, `### ✅ ${plural(comparison.fixes.length, 'fix', 'fixes')}: failed on ${base}, pass now`, elsewhere));
   }
 
@@ -105,7 +122,8 @@ function buildSections(data: ReportData): Section[] {
       cap: Math.min(30, split.rows.length),
       render: () => {
         const shown = split.rows.slice(0, section.cap);
-        const out = [`<details open><summary>${plural(split.rows.length, 'case')} where the models disagree</summary>`, '', ...split.header, ...shown];
+        // Trimmed to no rows, no table: a header alone would read as an empty result.
+        const out = [`<details open><summary>${plural(split.rows.length, 'case')} where the models disagree</summary>`, '', ...(shown.length ? [...split.header, ...shown] : [])];
         if (shown.length < split.rows.length) out.push('', `…and ${split.rows.length - shown.length} more in ${elsewhere}.`);
         return [...out, '', '</details>', ''];
       },
@@ -134,14 +152,17 @@ function buildSections(data: ReportData): Section[] {
 }
 
 /** Regressions or fixes, plainly: a line per case with the model, the test and the first failing check. */
-function caseList(results: CaseResult[], title: string, elsewhere: string): Section {
+function caseList(results: CaseResult[], title: string, elsewhere: string, last = false): Section {
   const lines = results.map((r) => {
     const failing = r.score?.assertions.find((a) => !a.pass && !a.notApplicable);
-    const why = r.error ?? (failing ? `${describeAssertion(failing.assertion)}: ${inline(failing.reason, 200)}` : '');
+    // An error can quote the model: escaped like any reason. Without a failing assertion (below the test's
+    // threshold), the score's own reason.
+    const why = r.error !== undefined ? inline(r.error, 200) : failing ? `${describeAssertion(failing.assertion)}: ${inline(failing.reason, 200)}` : inline(r.score?.reason ?? '', 200);
     return `- ${inline(r.case.provider, 80)} · ${inline(r.case.description, 160)}${r.status === 'passed' ? '' : ` · ${why}`}`;
   });
   const section: Section = {
     cap: lines.length,
+    last,
     render: () => {
       if (lines.length === 0) return [];
       const shown = lines.slice(0, section.cap);
@@ -216,7 +237,7 @@ function headline(data: ReportData): string {
   if (t.passRate !== undefined) parts.push(`**${percent(t.passRate)} passed** (${t.passed} of ${plural(scored, 'case')})`);
   const c = data.comparison;
   if (c && c.total.before !== undefined && t.passRate !== undefined) {
-    parts.push(`${change(t.passRate - c.total.before)} against \`${inline(c.baseline.ref ?? 'the base branch', 60)}\``);
+    parts.push(`${change(t.passRate - c.total.before)} against ${baseName(c)}`);
   }
   if (c && c.regressions.length) parts.push(`**${plural(c.regressions.length, 'regression')}**`);
   if (c && c.fixes.length) parts.push(plural(c.fixes.length, 'fix', 'fixes'));
@@ -225,6 +246,19 @@ function headline(data: ReportData): string {
   parts.push(`saved ${money(t.realtimeCost - t.batchCost)} against real time`);
   const gate = data.status === 'failed' && t.passRate !== undefined ? ` · below the required ${percent(data.minPassRate)}` : '';
   return `${parts.join(' · ')}${gate}`;
+}
+
+/** A note of ours: its `code spans` stay code spans, the rest is escaped as text (a branch or an error can say anything). */
+function noteText(text: string): string {
+  return text
+    .split(/`([^`]*)`/)
+    .map((part, i) => (i % 2 ? code(part, 60) : `${/^\s/.test(part) ? ' ' : ''}${inline(part, 300)}${/\s$/.test(part) ? ' ' : ''}`))
+    .join('');
+}
+
+/** The baseline's branch as a code span (where a backslash would show, so `code`, not `inline`), or "the base branch". */
+function baseName(c: Comparison): string {
+  return c.baseline.ref ? code(c.baseline.ref, 60) : 'the base branch';
 }
 
 /** A pass-rate change in percentage points, signed. */

@@ -230,7 +230,15 @@ describe('batch-evals action end to end', { timeout: 30_000 }, () => {
     expect(r.summary).toMatch(new RegExp(`openai:gpt-4\\.1-mini: \`${openaiBatch.id}\` completed in [01]s · anthropic:claude-haiku-4-5: \`${anthropicBatch.id}\` ended in 0s\\.`));
 
     // The OpenAI batch carries the run's metadata (Message Batches take none); the Anthropic emulator took its key.
-    expect(openaiBatch.metadata).toEqual({ tool: 'batch-evals', suite: 'Quickstart - a support bot for a shoe shop', repo: 'acme/prompts', sha: 'a'.repeat(40) });
+    // The config path and suite id let a lost run be found again by listing batches.
+    expect(openaiBatch.metadata).toEqual({
+      tool: 'batch-evals',
+      suite: 'Quickstart - a support bot for a shoe shop',
+      repo: 'acme/prompts',
+      sha: 'a'.repeat(40),
+      config: 'examples/quickstart/promptfooconfig.yaml',
+      suite_id: expect.stringMatching(/^[0-9a-f]{12}$/),
+    });
     expect(anthropic.state.requests.length).toBeGreaterThanOrEqual(3);
     expect(anthropic.state.requests.filter((q) => q.status !== 200)).toEqual([]);
     expectMasked(r, [keys.openai, keys.anthropic], [r.runner.env.GITHUB_OUTPUT, resultsFile]);
