@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PlannedCase } from '../../src/plan/plan.ts';
-import { renderMarkdown, type ReportData } from '../../src/report/markdown.ts';
-import { summarize } from '../../src/report/summary.ts';
 import type { CaseResult } from '../../src/score/score-run.ts';
+import { caseResult, grid, report } from './fixtures.ts';
 
 function result(provider: string, model: string, status: CaseResult['status'], extra: Partial<CaseResult> = {}): CaseResult {
   const c: PlannedCase = {
@@ -16,10 +15,6 @@ function result(provider: string, model: string, status: CaseResult['status'], e
     requestId: `r${Math.random()}`,
   };
   return { case: c, model, status, billed: true, usage: { inputTokens: 800, outputTokens: 200, cachedInputTokens: 0, cacheWriteTokens: 0 }, cost: { batch: 0.002, realtime: 0.004 }, ...extra };
-}
-
-function report(results: CaseResult[], extra: Partial<ReportData> = {}): string {
-  return renderMarkdown({ title: 'Quickstart', status: 'completed', minPassRate: 1, summary: summarize(results), results, batches: [{ label: 'openai:gpt-4o', batchId: 'batch_1', providerStatus: 'completed' }], ...extra });
 }
 
 describe('the report', () => {
@@ -61,36 +56,6 @@ describe('the report', () => {
 });
 
 // ---- the table of cases where the models disagree --------------------------------------------------------------------
-
-interface CaseSpec {
-  provider: string;
-  description: string;
-  status: CaseResult['status'];
-  prompt?: string;
-  vars?: Record<string, unknown>;
-  location?: { file: string; line: number; column: number };
-  output?: string;
-}
-
-/** A result of one provider on one case; cases with the same prompt, description (or location) and vars are the same case. */
-function caseResult({ provider, description, status, prompt = 'support', vars = {}, location, output }: CaseSpec): CaseResult {
-  const c: PlannedCase = { index: 0, provider, prompt, description, vars, assertions: [], metadata: {}, location, requestId: `r-${provider}-${description}-${JSON.stringify(vars)}` };
-  const scored = status === 'passed' || status === 'failed';
-  return {
-    case: c,
-    model: provider,
-    status,
-    billed: status !== 'pending',
-    output: scored ? (output ?? `answer of ${provider}`) : undefined,
-    score: scored ? { pass: status === 'passed', score: status === 'passed' ? 1 : 0, reason: status, namedScores: {}, assertions: [] } : undefined,
-    error: status === 'errored' ? 'server_error: boom (retryable)' : undefined,
-  };
-}
-
-/** The same cases run by several providers: `statuses` maps a description to one status per provider, in order. */
-function grid(providers: string[], statuses: Record<string, CaseResult['status'][]>): CaseResult[] {
-  return providers.flatMap((provider, p) => Object.entries(statuses).map(([description, s]) => caseResult({ provider, description, status: s[p] })));
-}
 
 const SUMMARY = / where the models disagree<\/summary>/;
 
