@@ -53,6 +53,7 @@ export async function publishRun(input: PublishInput): Promise<string[]> {
     batches: batchFacts(outcome.runs),
     comparison,
     baselineNote: note,
+    regressionsFail: input.failOnRegression,
     notes: input.notes,
     pendingSince: outcome.status === 'pending' ? state.submittedAt : undefined,
     facts: { configPath: input.configPath, sha: target?.sha, runUrl: target?.runUrl },

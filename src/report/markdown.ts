@@ -28,6 +28,8 @@ export interface ReportData {
   /** Against the base branch's baseline; undefined when there is none (then `baselineNote` says why). */
   comparison?: Comparison;
   baselineNote?: string;
+  /** Whether regressions fail the step (fail-on-regression): the title then shows it. */
+  regressionsFail?: boolean;
   /** Sentences for the top, e.g. superseded batches that were cancelled. */
   notes?: string[];
   /** While batches run: when they were submitted (the comment then says what to expect). */
@@ -83,7 +85,8 @@ function buildSections(data: ReportData): Section[] {
   const { summary, status, comparison } = data;
   const total = summary.total;
   const elsewhere = data.elsewhere ?? 'the results file';
-  const icon = status === 'pending' ? '⏳' : status === 'failed' ? '❌' : '✅';
+  const failing = status === 'failed' || (data.regressionsFail === true && (comparison?.regressions.length ?? 0) > 0);
+  const icon = status === 'pending' ? '⏳' : failing ? '❌' : '✅';
   const fixed = (lines: string[]): Section => ({ render: () => lines });
   const sections: Section[] = [];
 
@@ -96,7 +99,7 @@ function buildSections(data: ReportData): Section[] {
       '',
     );
   }
-  for (const note of data.notes ?? []) head.push(`> ${inline(note, 400)}`, '');
+  for (const note of data.notes ?? []) head.push(`> ${noteText(note)}`, '');
   const changeOf = (label: string) => comparison?.providers.find((p) => p.label === label);
   head.push(`| Model | Cases | Passed | Failed | Errored | Pass rate |${comparison ? ' Change |' : ''} Batch cost | Real-time cost | Saved |`);
   head.push(`|:--|--:|--:|--:|--:|--:|${comparison ? '--:|' : ''}--:|--:|--:|`);
@@ -184,10 +187,13 @@ function chart(data: ReportData): string[] {
   const short = rates.map((t) => t.label.split(':').at(-1)!);
   const names = new Set(short).size === short.length ? short : rates.map((t) => t.label);
   const out = ['```mermaid', '%%{init: {"xyChart": {"width": 640, "height": 260}}}%%', 'xychart-beta'];
-  out.push(`  title "Pass rate by model, %${data.comparison ? ' (line: base branch)' : ''}"`);
+  const withLine = data.comparison?.providers.every((p) => p.before !== undefined) ?? false;
+  out.push(`  title "Pass rate by model, %${withLine ? ' (line: base branch)' : ''}"`);
   out.push(`  x-axis [${names.map(label).join(', ')}]`, '  y-axis "pass rate %" 0 --> 100');
   out.push(`  bar [${rates.map((t) => pct(t.passRate)).join(', ')}]`);
-  if (data.comparison) out.push(`  line [${rates.map((t) => pct(data.comparison!.providers.find((p) => p.label === t.label)?.before)).join(', ')}]`);
+  // The baseline as a line, when every model has one: a model new in this run would read as a jump from 0%.
+  const before = rates.map((t) => data.comparison?.providers.find((p) => p.label === t.label)?.before);
+  if (data.comparison && before.every((b) => b !== undefined)) out.push(`  line [${before.map(pct).join(', ')}]`);
   return [...out, '```', ''];
 }
 
@@ -237,7 +243,7 @@ function headline(data: ReportData): string {
   if (t.passRate !== undefined) parts.push(`**${percent(t.passRate)} passed** (${t.passed} of ${plural(scored, 'case')})`);
   const c = data.comparison;
   if (c && c.total.before !== undefined && t.passRate !== undefined) {
-    parts.push(`${change(t.passRate - c.total.before)} against ${baseName(c)}`);
+    parts.push(`${change(t.passRate - c.total.before)} against ${baseName(c)}${c.baseline.sha ? ` at ${code(c.baseline.sha.slice(0, 7), 7)}` : ''}`);
   }
   if (c && c.regressions.length) parts.push(`**${plural(c.regressions.length, 'regression')}**`);
   if (c && c.fixes.length) parts.push(plural(c.fixes.length, 'fix', 'fixes'));

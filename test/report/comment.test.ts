@@ -55,7 +55,7 @@ describe('the comment against a baseline', () => {
   const md = report(now, { status: 'failed', comparison, baselineNote: 'Compared with `main` at base01234567.' });
 
   it('says in the headline how far the pass rate moved, in points, and how many cases regressed and were fixed', () => {
-    expect(md.split('\n')[2]).toBe('**62.5% passed** (5 of 8 cases) · −12.5 pts against `main` · **3 regressions** · 2 fixes · batch cost $0.00 · saved $0.00 against real time · below the required 100%');
+    expect(md.split('\n')[2]).toBe('**62.5% passed** (5 of 8 cases) · −12.5 pts against `main` at `base012` · **3 regressions** · 2 fixes · batch cost $0.00 · saved $0.00 against real time · below the required 100%');
   });
 
   it('has a Change column with each model\'s move in points, and the total\'s', () => {
@@ -108,17 +108,17 @@ describe('the comment against a baseline', () => {
   it('says "the base branch" when the baseline has no ref, and shows a ref as written', () => {
     const { before, now } = scenario();
     const noRef = report(now, { comparison: against(before, now, null) });
-    expect(noRef).toContain(' · −12.5 pts against the base branch · ');
+    expect(noRef).toContain(' · −12.5 pts against the base branch at `base012` · ');
     expect(noRef).toContain('### ❌ 3 regressions: passed on the base branch, fail now');
     expect(noRef).toContain('### ✅ 2 fixes: failed on the base branch, pass now');
     // In a code span a backslash shows as itself, so a ref there must not be markdown-escaped.
     const underscored = report(now, { comparison: against(before, now, 'release_2.x') });
-    expect(underscored).toContain(' · −12.5 pts against `release_2.x` · ');
+    expect(underscored).toContain(' · −12.5 pts against `release_2.x` at `base012` · ');
     expect(underscored).toContain('### ❌ 3 regressions: passed on `release_2.x`, fail now');
     expect(underscored).not.toContain('release\\_2');
     // A ref cannot end its code span early: inside one, nothing is HTML or a mention.
     const sneaky = report(now, { comparison: against(before, now, 'x`<img src=y>`@z') });
-    expect(sneaky).toContain(' · −12.5 pts against `x <img src=y> @z` · ');
+    expect(sneaky).toContain(' · −12.5 pts against `x <img src=y> @z` at `base012` · ');
     expect(sneaky).toContain('### ❌ 3 regressions: passed on `x <img src=y> @z`, fail now');
   });
 });
@@ -131,7 +131,7 @@ describe('the comment against a baseline: edge cases', () => {
     expect(md).toContain(`| ${OPENAI} | 2 | 1 | 1 | 0 | 50.0% | ±0 pts |`);
     expect(md).toContain(`| ${CLAUDE} | 2 | 2 | 0 | 0 | 100% | new |`);
     expect(md).toContain('| **Total** | 4 | 3 | 1 | 0 | 75.0% | +25.0 pts |');
-    expect(md).toContain('(3 of 4 cases) · +25.0 pts against `main` · batch cost');
+    expect(md).toContain('(3 of 4 cases) · +25.0 pts against `main` at `base012` · batch cost');
     expect(md).not.toContain('regression');
     expect(md).not.toContain('### ✅');
   });
@@ -307,7 +307,7 @@ describe('the comment: size budget', () => {
   });
 
   it('keeps the headline, the table and the run facts whole', () => {
-    expect(md).toMatch(/^## ❌ batch-evals: Quickstart\n\n\*\*0% passed\*\* \(0 of 2,000 cases\) · −100\.0 pts against `main` · \*\*2,000 regressions\*\* · /);
+    expect(md).toMatch(/^## ❌ batch-evals: Quickstart\n\n\*\*0% passed\*\* \(0 of 2,000 cases\) · −100\.0 pts against `main` at `base012` · \*\*2,000 regressions\*\* · /);
     expect(md).toContain('| a | 1000 | 0 | 1000 | 0 | 0% | −100.0 pts |');
     expect(md).toContain('| b | 1000 | 0 | 666 | 334 | 0% | −100.0 pts |');
     expect(md).toContain('| **Total** | 2000 | 0 | 1666 | 334 | 0% | −100.0 pts |');
