@@ -506,3 +506,166 @@ describe('GitHub emulator: fault injection', () => {
     expect(other.data.number).toBe(8);
   });
 });
+
+describe('GitHub emulator: repository contents at a commit', () => {
+  const SHA_A = '1111111111111111111111111111111111111111';
+  const SHA_B = '2222222222222222222222222222222222222222';
+  const LONG = 'The quick brown fox jumps over the lazy dog. '.repeat(3); // 135 bytes -> 180 base64 characters
+  const BIG = 'x'.repeat(1024 * 1024 + 1);
+
+  async function contentsSetup() {
+    return setup({
+      repos: [
+        {
+          owner: 'octo-org',
+          repo: 'evals',
+          branches: { main: SHA_B },
+          commits: {
+            [SHA_A]: { 'evals/suite.yaml': 'hello\n', 'evals/prompts/long.txt': LONG, 'README.md': '# evals\n' },
+            [SHA_B]: { 'evals/suite.yaml': 'changed\n', 'evals/big.txt': BIG },
+          },
+        },
+        { owner: 'octo-org', repo: 'secret', private: true, commits: { [SHA_A]: { 'a.txt': 'private' } } },
+      ],
+    });
+  }
+
+  it('answers a file at a commit as GitHub does: base64 in lines of 60, the git blob sha, size, name and path', async () => {
+    const { octokit } = await contentsSetup();
+    const { data, status } = await octokit().rest.repos.getContent({ ...where, path: 'evals/prompts/long.txt', ref: SHA_A });
+    expect(status).toBe(200);
+    const file = data as { type: string; encoding: string; content: string; sha: string; size: number; name: string; path: string; url: string; git_url: string; download_url: string };
+    expect(file).toMatchObject({ type: 'file', encoding: 'base64', size: 135, name: 'long.txt', path: 'evals/prompts/long.txt' });
+    expect(file.content.split('\n').map((line) => line.length)).toEqual([60, 60, 60, 0]);
+    expect(Buffer.from(file.content, 'base64').toString('utf8')).toBe(LONG);
+    expect(file.url.endsWith(`/repos/octo-org/evals/contents/evals/prompts/long.txt?ref=${SHA_A}`)).toBe(true);
+    expect(file.download_url).toBe(`https://raw.githubusercontent.com/octo-org/evals/${SHA_A}/evals/prompts/long.txt`);
+
+    // `git hash-object` of "hello\n"
+    const hello = await octokit().rest.repos.getContent({ ...where, path: 'evals/suite.yaml', ref: SHA_A });
+    expect(hello.data).toMatchObject({ sha: 'ce013625030ba8dba906f756967f9e9ca394464a', content: 'aGVsbG8K\n', size: 6 });
+    expect((hello.data as { git_url: string }).git_url.endsWith('/repos/octo-org/evals/git/blobs/ce013625030ba8dba906f756967f9e9ca394464a')).toBe(true);
+  });
+
+  it('serves each commit its own version of a path; without ref, the default branch', async () => {
+    const { octokit } = await contentsSetup();
+    const text = async (ref?: string) => {
+      const { data } = await octokit().rest.repos.getContent({ ...where, path: 'evals/suite.yaml', ...(ref ? { ref } : {}) });
+      return Buffer.from((data as { content: string }).content, 'base64').toString('utf8');
+    };
+    expect(await text(SHA_A)).toBe('hello\n');
+    expect(await text(SHA_B)).toBe('changed\n');
+    expect(await text('main')).toBe('changed\n');
+    expect(await text()).toBe('changed\n');
+    expect(await text(SHA_A.slice(0, 7))).toBe('hello\n');
+  });
+
+  it('lists a directory as an array of entries sorted by name', async () => {
+    const { octokit } = await contentsSetup();
+    const root = await octokit().rest.repos.getContent({ ...where, path: '', ref: SHA_A });
+    expect((root.data as { name: string; type: string; size: number; path: string }[]).map((e) => [e.name, e.type, e.size, e.path])).toEqual([
+      ['README.md', 'file', 8, 'README.md'],
+      ['evals', 'dir', 0, 'evals'],
+    ]);
+    const evals = await octokit().rest.repos.getContent({ ...where, path: 'evals', ref: SHA_A });
+    const entries = evals.data as { name: string; type: string; download_url: string | null; content?: string }[];
+    expect(entries.map((e) => [e.name, e.type, e.download_url === null, 'content' in e])).toEqual([
+      ['prompts', 'dir', true, false],
+      ['suite.yaml', 'file', false, false],
+    ]);
+  });
+
+  it('404s a path the commit does not have, and an unknown ref', async () => {
+    const { octokit } = await contentsSetup();
+    const missing = await failure(octokit().rest.repos.getContent({ ...where, path: 'evals/prompts/long.txt', ref: SHA_B }));
+    expect(missing.status).toBe(404);
+    expect(missing.response.data).toEqual({ message: 'Not Found', documentation_url: 'https://docs.github.com/rest/repos/contents#get-repository-content', status: '404' });
+    const partOfAName = await failure(octokit().rest.repos.getContent({ ...where, path: 'eval', ref: SHA_A }));
+    expect(partOfAName.status).toBe(404);
+    const unknownRef = await failure(octokit().rest.repos.getContent({ ...where, path: 'README.md', ref: 'f'.repeat(40) }));
+    expect([unknownRef.status, unknownRef.response.data.message]).toEqual([404, `No commit found for the ref ${'f'.repeat(40)}`]);
+  });
+
+  it('leaves out the content of a file over 1 MB; the raw media type serves its bytes', async () => {
+    const { emulator, octokit } = await contentsSetup();
+    const json = await octokit().rest.repos.getContent({ ...where, path: 'evals/big.txt', ref: SHA_B });
+    expect(json.data).toMatchObject({ type: 'file', size: 1024 * 1024 + 1, content: '', encoding: 'none' });
+
+    const raw = await octokit().rest.repos.getContent({ ...where, path: 'evals/big.txt', ref: SHA_B, mediaType: { format: 'raw' } });
+    expect(raw.headers['content-type']).toBe('text/plain; charset=utf-8');
+    expect(raw.headers['x-github-media-type']).toBe('github.v3; param=raw');
+    expect(raw.data as unknown).toBe(BIG);
+
+    const viaFetch = await fetch(`${emulator.url}/repos/octo-org/evals/contents/evals%2Fsuite.yaml?ref=${SHA_A}`, {
+      headers: { authorization: 'token ghs_write', accept: 'application/vnd.github.raw+json' },
+    });
+    expect(viaFetch.status).toBe(200);
+    expect(Buffer.from(await viaFetch.arrayBuffer()).toString('utf8')).toBe('hello\n');
+    expect(emulator.state.requests.at(-2)?.path).toBe('/repos/octo-org/evals/contents/evals%2Fbig.txt');
+    expect(emulator.state.requests.at(-2)?.query).toBe(`ref=${SHA_B}`);
+  });
+
+  it('a private repository needs contents: read; addCommit seeds files while running', async () => {
+    const { emulator, octokit } = await contentsSetup();
+    const secret = { owner: 'octo-org', repo: 'secret' };
+    const refused = await failure(octokit('ghs_issues_only').rest.repos.getContent({ ...secret, path: 'a.txt', ref: SHA_A }));
+    expect(refused.status).toBe(404); // not among the token's repositories
+    const denied = await failure(octokit('github_pat_bob').rest.repos.getContent({ ...secret, path: 'a.txt', ref: SHA_A }));
+    expect([denied.status, denied.response.data.message, denied.response.headers['x-accepted-github-permissions']]).toEqual([
+      403,
+      'Resource not accessible by personal access token',
+      'contents=read',
+    ]);
+    const allowed = await octokit('ghp_alice').rest.repos.getContent({ ...secret, path: 'a.txt', ref: SHA_A });
+    expect(Buffer.from((allowed.data as { content: string }).content, 'base64').toString()).toBe('private');
+
+    emulator.state.addCommit('octo-org/secret', 'c'.repeat(40), { 'nested/b.txt': 'later' });
+    const added = await octokit('ghp_alice').rest.repos.getContent({ ...secret, path: 'nested/b.txt', ref: 'c'.repeat(40) });
+    expect(added.data).toMatchObject({ name: 'b.txt', path: 'nested/b.txt', size: 5 });
+  });
+});
+
+describe('GitHub emulator: listing pull requests', () => {
+  async function pullsSetup() {
+    return setup({
+      repos: [
+        {
+          owner: 'octo-org',
+          repo: 'evals',
+          pulls: [1, 2, 3, 4, 5].map((n) => ({ number: n, headSha: `${n}`.repeat(40), headRef: `feature-${n}`, state: n === 3 ? ('closed' as const) : ('open' as const) })),
+        },
+      ],
+    });
+  }
+
+  it('lists open pull requests newest first by default, paginated with a Link header', async () => {
+    const { emulator, octokit } = await pullsSetup();
+    const first = await octokit().rest.pulls.list({ ...where, per_page: 2 });
+    expect(first.data.map((p) => p.number)).toEqual([5, 4]);
+    expect(first.headers.link).toMatch(/\/repositories\/\d+\/pulls\?per_page=2&page=2>; rel="next"/);
+    expect(first.data[0]).toMatchObject({ state: 'open', head: { ref: 'feature-5', sha: '5'.repeat(40) }, base: { ref: 'main' } });
+    expect(first.data[0]).not.toHaveProperty('mergeable');
+    expect(first.data[0]).not.toHaveProperty('commits');
+
+    const all = await octokit().paginate(octokit().rest.pulls.list, { ...where, state: 'open', per_page: 2 });
+    expect(all.map((p) => p.number)).toEqual([5, 4, 2, 1]);
+    const repoId = emulator.state.repos.get('octo-org/evals')!.id;
+    expect(emulator.state.requests.map((r) => [r.path, r.query, r.status])).toEqual([
+      ['/repos/octo-org/evals/pulls', 'per_page=2', 200],
+      ['/repos/octo-org/evals/pulls', 'state=open&per_page=2', 200],
+      [`/repositories/${repoId}/pulls`, 'state=open&per_page=2&page=2', 200],
+    ]);
+  });
+
+  it('filters by state, head and base; sorts ascending on request; refuses an unknown state', async () => {
+    const { octokit } = await pullsSetup();
+    const numbers = async (params: Record<string, string>) => (await octokit().rest.pulls.list({ ...where, ...params })).data.map((p) => p.number);
+    expect(await numbers({ state: 'closed' })).toEqual([3]);
+    expect(await numbers({ state: 'all', direction: 'asc' })).toEqual([1, 2, 3, 4, 5]);
+    expect(await numbers({ head: 'octo-org:feature-2' })).toEqual([2]);
+    expect(await numbers({ base: 'develop' })).toEqual([]);
+    const invalid = await failure(octokit().rest.pulls.list({ ...where, state: 'merged' as 'open' }));
+    expect(invalid.status).toBe(422);
+    expect(invalid.response.data.errors).toEqual([{ value: 'merged', resource: 'Issue', field: 'state', code: 'invalid' }]);
+  });
+});

@@ -1,6 +1,6 @@
 /**
  * An emulator of the GitHub REST endpoints the action uses (the authenticated user, issue comments, pull requests,
- * commit statuses) over real HTTP (node:http), so tests drive `@actions/github`'s Octokit against it with
+ * commit statuses, repository contents at a commit) over real HTTP (node:http), so tests drive `@actions/github`'s Octokit against it with
  * `github.getOctokit(token, { baseUrl: emulator.url })`. See README.md in this folder.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -65,6 +65,9 @@ export interface PullSeed {
   draft?: boolean;
 }
 
+/** The files of one commit: repository path (no leading slash) -> content (a string is UTF-8). */
+export type CommitFiles = Record<string, string | Uint8Array>;
+
 export interface IssueSeed {
   number: number;
   title?: string;
@@ -96,8 +99,12 @@ export interface RepoSeed {
   pulls?: PullSeed[];
   issues?: IssueSeed[];
   comments?: CommentSeed[];
-  /** More commit shas that statuses may be set on (PR head and base shas are known already). */
-  commits?: string[];
+  /**
+   * More commits (PR head and base shas are known already): a list of shas that statuses may be set on, or
+   * sha -> the files of that commit (repository path -> content), served by GET /repos/{o}/{r}/contents/{path}?ref=.
+   * A commit given as a bare sha has no files.
+   */
+  commits?: string[] | Record<string, CommitFiles>;
   /** Branch name -> sha, resolvable as refs (PR head and base refs are known already). */
   branches?: Record<string, string>;
 }
@@ -184,6 +191,8 @@ export interface StoredRepo {
   pulls: Map<number, StoredPull>;
   issues: Map<number, StoredIssue>;
   commits: Set<string>;
+  /** Commit sha -> repository path -> bytes (the commits seeded with files). */
+  trees: Map<string, Map<string, Buffer>>;
   branches: Map<string, string>;
   createdAt: number;
 }
@@ -259,6 +268,8 @@ export interface GitHubEmulatorState {
   /** Adds a comment as if `user` had written it (no permission checks). */
   addComment(fullName: string, issue: number, body: string, user: string | UserSeed): StoredComment;
   addFault(rule: FaultRule): ActiveFault;
+  /** Adds a commit with these files, or adds (replaces) files of a known one. */
+  addCommit(fullName: string, sha: string, files: CommitFiles): void;
   /** An API object as the server would answer it. */
   commentObject(id: number): Record<string, unknown>;
   pullObject(fullName: string, number: number): Record<string, unknown>;
@@ -283,6 +294,8 @@ export const MAX_COMMENT_BODY = 65_536;
 export const MAX_STATUS_DESCRIPTION = 140;
 /** Statuses per sha and context. */
 export const MAX_STATUSES_PER_CONTEXT = 1000;
+/** Larger files come back from the contents API without content (`encoding: 'none'`); the raw media type still serves them. */
+export const MAX_CONTENTS_JSON_SIZE = 1024 * 1024;
 
 const DOCS = {
   root: 'https://docs.github.com/rest',
@@ -294,6 +307,8 @@ const DOCS = {
   updateComment: 'https://docs.github.com/rest/issues/comments#update-an-issue-comment',
   deleteComment: 'https://docs.github.com/rest/issues/comments#delete-an-issue-comment',
   getPull: 'https://docs.github.com/rest/pulls/pulls#get-a-pull-request',
+  listPulls: 'https://docs.github.com/rest/pulls/pulls#list-pull-requests',
+  getContent: 'https://docs.github.com/rest/repos/contents#get-repository-content',
   createStatus: 'https://docs.github.com/rest/commits/statuses#create-a-commit-status',
   listStatuses: 'https://docs.github.com/rest/commits/statuses#list-commit-statuses-for-a-reference',
   combinedStatus: 'https://docs.github.com/rest/commits/statuses#get-the-combined-status-for-a-specific-reference',
@@ -413,11 +428,14 @@ export async function startGitHubEmulator(options: GitHubEmulatorOptions = {}): 
       collaborators: new Set((seed.collaborators ?? []).map((l) => l.toLowerCase())),
       pulls: new Map(),
       issues: new Map(),
-      commits: new Set(seed.commits ?? []),
+      commits: new Set(),
+      trees: new Map(),
       branches: new Map(Object.entries(seed.branches ?? {})),
       createdAt: t0 - 86_400_000 * 365,
     };
     repos.set(fullName.toLowerCase(), repo);
+    if (Array.isArray(seed.commits)) for (const sha of seed.commits) repo.commits.add(sha.toLowerCase());
+    else for (const [sha, files] of Object.entries(seed.commits ?? {})) addCommit(repo, sha, files);
     for (const p of seed.pulls ?? []) {
       const forkOwner = typeof p.fork === 'string' ? userFor(p.fork) : undefined;
       const author = userFor(p.user ?? forkOwner ?? 'contributor');
@@ -462,6 +480,19 @@ export async function startGitHubEmulator(options: GitHubEmulatorOptions = {}): 
     const comment: StoredComment = { id: nextCommentId++, repo: repo.fullName, issue, body, user, createdAt: at, updatedAt: at };
     comments.set(comment.id, comment);
     return comment;
+  }
+
+  function addCommit(repo: StoredRepo, rawSha: string, files: CommitFiles): void {
+    const sha = rawSha.toLowerCase();
+    if (!/^[0-9a-f]{40}$/.test(sha)) throw new Error(`GitHub emulator: commit '${rawSha}' of ${repo.fullName} is not a 40-digit sha`);
+    repo.commits.add(sha);
+    let tree = repo.trees.get(sha);
+    if (!tree) repo.trees.set(sha, (tree = new Map()));
+    for (const [rawPath, content] of Object.entries(files)) {
+      const path = normalizeRepoPath(rawPath);
+      if (!path) throw new Error(`GitHub emulator: empty file path in commit ${sha} of ${repo.fullName}`);
+      tree.set(path, typeof content === 'string' ? Buffer.from(content, 'utf8') : Buffer.from(content));
+    }
   }
 
   function addFault(rule: FaultRule): ActiveFault {
@@ -725,6 +756,43 @@ export async function startGitHubEmulator(options: GitHubEmulatorOptions = {}): 
     };
   }
 
+  /** A contents API entry: a file (with its base64 content when `withContent`) or a directory. */
+  function contentObject(repo: StoredRepo, ref: string, path: string, file: Buffer | undefined, withContent: boolean): Record<string, unknown> {
+    const api = `${apiBase}/repos/${repo.fullName}`;
+    const encodedPath = path.split('/').map(encodeURIComponent).join('/');
+    const query = `?ref=${encodeURIComponent(ref)}`;
+    const sha = file ? gitBlobSha(file) : fakeSha(`tree:${repo.fullName}:${ref}:${path}`);
+    const gitUrl = `${api}/git/${file ? 'blobs' : 'trees'}/${sha}`;
+    const htmlUrl = `${htmlBase}/${repo.fullName}/${file ? 'blob' : 'tree'}/${ref}/${encodedPath}`;
+    const object: Record<string, unknown> = {
+      name: path.slice(path.lastIndexOf('/') + 1),
+      path,
+      sha,
+      size: file ? file.length : 0,
+      url: `${api}/contents/${encodedPath}${query}`,
+      html_url: htmlUrl,
+      git_url: gitUrl,
+      download_url: file ? `https://raw.githubusercontent.com/${repo.fullName}/${ref}/${encodedPath}` : null,
+      type: file ? 'file' : 'dir',
+    };
+    if (file && withContent) {
+      const large = file.length > MAX_CONTENTS_JSON_SIZE;
+      object.content = large ? '' : base64Lines(file);
+      object.encoding = large ? 'none' : 'base64';
+    }
+    object._links = { self: object.url, git: gitUrl, html: htmlUrl };
+    return object;
+  }
+
+  /** A pull request as the list endpoint answers it (GitHub's pull-request-simple: no merge state or counts). */
+  function pullListObject(repo: StoredRepo, pull: StoredPull): Record<string, unknown> {
+    const object = pullObject(repo, pull);
+    for (const key of ['merged', 'mergeable', 'rebaseable', 'mergeable_state', 'merged_by', 'comments', 'review_comments', 'maintainer_can_modify', 'commits', 'additions', 'deletions', 'changed_files']) {
+      delete object[key];
+    }
+    return object;
+  }
+
   // ---- access control ----
 
   /** The repository of /repos/{owner}/{repo}/... (404 when it does not exist or the token cannot see it). */
@@ -879,6 +947,8 @@ export async function startGitHubEmulator(options: GitHubEmulatorOptions = {}): 
       if (method === 'POST') return createComment(ctx, repo, Number(m[1]));
     }
     if ((m = /^issues\/comments\/(\d+)$/.exec(rest)) && ['GET', 'PATCH', 'DELETE'].includes(method)) return commentById(ctx, repo, Number(m[1]));
+    if (rest === 'pulls' && method === 'GET') return listPulls(ctx, repo);
+    if ((m = /^contents(?:\/(.*))?$/.exec(rest)) && method === 'GET') return getContents(ctx, repo, normalizeRepoPath((m[1] ?? '').split('/').map(decodeSegment).join('/')));
     if ((m = /^pulls\/(\d+)$/.exec(rest)) && method === 'GET') {
       const r = visibleRepo(ctx, repo, DOCS.getPull);
       const pull = r.pulls.get(Number(m[1]));
@@ -1040,6 +1110,63 @@ export async function startGitHubEmulator(options: GitHubEmulatorOptions = {}): 
     });
   }
 
+  function listPulls(ctx: Context, maybeRepo: StoredRepo | undefined): void {
+    const doc = DOCS.listPulls;
+    const repo = visibleRepo(ctx, maybeRepo, doc);
+    requirePermission(ctx, repo, 'read', ['pull-requests'], 'pull_requests=read', doc);
+    const query = ctx.url.searchParams;
+    const state = query.get('state') ?? 'open';
+    if (!['open', 'closed', 'all'].includes(state)) {
+      throw new GitHubApiError(422, 'Validation Failed', doc, { errors: [{ value: state, resource: 'Issue', field: 'state', code: 'invalid' }] });
+    }
+    const head = query.get('head');
+    const base = query.get('base');
+    const sort = query.get('sort') ?? 'created';
+    const direction = query.get('direction') ?? (sort === 'created' ? 'desc' : 'asc');
+    const key = (p: StoredPull) => (sort === 'updated' ? p.updatedAt : p.createdAt);
+    const pulls = [...repo.pulls.values()]
+      .filter((p) => state === 'all' || p.state === state)
+      .filter((p) => !base || p.baseRef === base)
+      .filter((p) => {
+        if (!head) return true;
+        const [owner, ref] = head.includes(':') ? head.split(':', 2) : [head, undefined];
+        return p.headRepo.owner.login.toLowerCase() === owner.toLowerCase() && (ref === undefined || p.headRef === ref);
+      })
+      .sort((a, b) => (key(a) - key(b) || a.number - b.number) * (direction === 'asc' ? 1 : -1));
+    sendPage(ctx, pulls.map((p) => pullListObject(repo, p)), `${apiBase}/repositories/${repo.id}/pulls`);
+  }
+
+  /**
+   * GET /repos/{o}/{r}/contents/{path}?ref=: a file as JSON with base64 content (none over 1 MB), or its bytes with
+   * the raw media type; a directory as a list of entries.
+   */
+  function getContents(ctx: Context, maybeRepo: StoredRepo | undefined, path: string): void {
+    const doc = DOCS.getContent;
+    const repo = visibleRepo(ctx, maybeRepo, doc);
+    requirePermission(ctx, repo, 'read', ['contents'], 'contents=read', doc);
+    const ref = ctx.url.searchParams.get('ref') || repo.defaultBranch;
+    const sha = resolveRef(repo, ref);
+    if (!sha) throw new GitHubApiError(404, `No commit found for the ref ${ref}`, doc);
+    const tree = repo.trees.get(sha) ?? new Map<string, Buffer>();
+    const file = path ? tree.get(path) : undefined;
+    if (file) {
+      if (/application\/vnd\.github(?:\.v3)?\.raw\b/i.test(ctx.req.headers.accept ?? '')) return sendRaw(ctx.res, file);
+      return sendJson(ctx.res, 200, contentObject(repo, ref, path, file, true));
+    }
+    const prefix = path ? `${path}/` : '';
+    const children = new Map<string, Buffer | undefined>();
+    for (const [filePath, bytes] of tree) {
+      if (!filePath.startsWith(prefix)) continue;
+      const rest = filePath.slice(prefix.length);
+      const slash = rest.indexOf('/');
+      if (slash < 0) children.set(rest, bytes);
+      else if (!children.has(rest.slice(0, slash))) children.set(rest.slice(0, slash), undefined);
+    }
+    if (path && children.size === 0) throw notFound(doc);
+    const entries = [...children.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    sendJson(ctx.res, 200, entries.map(([name, bytes]) => contentObject(repo, ref, prefix + name, bytes, false)));
+  }
+
   /** One page of `items` (per_page default 30, at most 100), with a Link header like GitHub's. */
   function sendPage(ctx: Context, items: unknown[], linkBase: string): void {
     const query = ctx.url.searchParams;
@@ -1145,6 +1272,7 @@ export async function startGitHubEmulator(options: GitHubEmulatorOptions = {}): 
         return insertComment(repo, issue, body, userFor(user), clock());
       },
       addFault,
+      addCommit: (fullName, sha, files) => addCommit(mustRepo(fullName), sha, files),
       commentObject: (id) => {
         const comment = comments.get(id);
         if (!comment) throw new Error(`GitHub emulator: no comment ${id}`);
@@ -1173,6 +1301,35 @@ function sendJson(res: ServerResponse, status: number, value: unknown, headers: 
   if (status === 200 && res.req.method === 'GET') extra.etag = `W/"${createHash('sha256').update(body).digest('hex')}"`;
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length, ...extra });
   res.end(body);
+}
+
+/** A file's bytes as the raw media type answers them (GitHub sends text/plain whatever the file is). */
+function sendRaw(res: ServerResponse, bytes: Buffer): void {
+  res.writeHead(200, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': bytes.length,
+    'x-github-media-type': 'github.v3; param=raw',
+    etag: `"${gitBlobSha(bytes)}"`,
+  });
+  res.end(bytes);
+}
+
+/** Base64 as GitHub's contents API sends it (Ruby's Base64.encode64): a newline after every 60 characters and at the end. */
+export function base64Lines(bytes: Uint8Array): string {
+  const flat = Buffer.from(bytes).toString('base64');
+  let out = '';
+  for (let i = 0; i < flat.length; i += 60) out += `${flat.slice(i, i + 60)}\n`;
+  return out;
+}
+
+/** The git object id of a blob with these bytes. */
+export function gitBlobSha(bytes: Uint8Array): string {
+  return createHash('sha1').update(`blob ${bytes.length}\0`).update(bytes).digest('hex');
+}
+
+/** A repository path without leading, trailing or doubled slashes. */
+function normalizeRepoPath(path: string): string {
+  return path.split('/').filter(Boolean).join('/');
 }
 
 async function readRequestBody(req: IncomingMessage): Promise<Buffer> {
