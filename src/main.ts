@@ -91,8 +91,14 @@ async function resumePending(inputs: Inputs): Promise<string[]> {
       pending.set(`${state.suiteId}@${state.sha}`, { state, pr });
     }
   }
+  for (const state of await lostRuns(inputs, here)) {
+    const key = `${state.suiteId}@${state.sha}`;
+    if (pending.has(key)) continue;
+    core.info(`resume: found ${state.batches.map((b) => b.batchId).join(', ')} by listing the provider's batches (its state was lost)`);
+    pending.set(key, { state, pr: state.pr });
+  }
   if (pending.size === 0) {
-    core.info('resume: no pending runs found (in the cache of this ref, or in comments on open pull requests)');
+    core.info('resume: no pending runs found (in the cache of this ref, in comments on open pull requests, or among the provider batches still running)');
     core.setOutput('status', 'completed');
     return [];
   }
@@ -136,6 +142,44 @@ async function resumeOne(inputs: Inputs, here: RunTarget, state: RunState, pr: n
   } finally {
     await fetched?.cleanup();
   }
+}
+
+/**
+ * Runs whose state is lost (cache evicted, comment deleted): OpenAI batches carry the suite id, config, commit
+ * and PR in their metadata, so the ones still running for this repository are found by listing.
+ */
+async function lostRuns(inputs: Inputs, here: RunTarget): Promise<RunState[]> {
+  if (!inputs.credentials.openaiApiKey) return [];
+  const provider = providerFor({ key: 'list', provider: 'openai', model: '', requests: [] }, inputs.credentials, actionLog);
+  let found;
+  try {
+    found = (await provider.findRunning?.(`${here.owner}/${here.repo}`)) ?? [];
+  } catch (err) {
+    actionLog.warning(`resume: could not list the OpenAI batches: ${(err as Error).message}`);
+    return [];
+  }
+  const runs = new Map<string, RunState>();
+  for (const { handle, model, metadata } of found) {
+    if (!metadata.suite_id || !metadata.config || !metadata.sha) continue;
+    const key = `${metadata.suite_id}@${metadata.sha}`;
+    const now = new Date().toISOString();
+    const state = runs.get(key) ?? {
+      version: 1 as const,
+      suiteId: metadata.suite_id,
+      suite: metadata.suite ?? metadata.config,
+      configPath: metadata.config,
+      sha: metadata.sha,
+      repo: metadata.repo,
+      pr: metadata.pr ? Number(metadata.pr) : undefined,
+      phase: 'submitted' as const,
+      submittedAt: handle.submittedAt,
+      updatedAt: now,
+      batches: [],
+    };
+    state.batches.push({ ...handle, key: '', model });
+    runs.set(key, state);
+  }
+  return [...runs.values()];
 }
 
 /** The last state this suite left on this ref: the cache first, then the PR comment's marker. */

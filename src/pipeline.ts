@@ -101,7 +101,10 @@ export async function evaluate(options: EvalOptions): Promise<EvalOutcome> {
 function attachBatches(runs: BatchRun[], state: RunState, log: Logger): BatchRun[] {
   const unmatched: BatchRun[] = [];
   for (const run of runs) {
-    const known = state.batches.find((b) => b.key === run.batch.key);
+    // A batch found by listing the provider's batches has no key: it is matched by provider and model.
+    const known =
+      state.batches.find((b) => b.key === run.batch.key) ??
+      state.batches.find((b) => !b.key && b.provider === run.batch.provider && b.model === run.batch.model);
     if (known) {
       run.handle = { provider: known.provider, batchId: known.batchId, requestCount: known.requestCount, submittedAt: known.submittedAt };
       log.info(`${run.batch.provider}:${run.batch.model}: already submitted as ${known.batchId} at ${known.submittedAt}; collecting it, not submitting again`);

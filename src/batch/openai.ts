@@ -3,7 +3,7 @@ import OpenAI from 'openai';
 import type { Logger } from '../logger.ts';
 import { writeJsonl } from './jsonl-file.ts';
 import { responseLines } from './lines.ts';
-import type { BatchHandle, BatchMetadata, BatchProvider, BatchRequest, BatchStatus, RequestError, RequestResult, Usage } from './types.ts';
+import type { BatchHandle, BatchMetadata, BatchProvider, FoundBatch, BatchRequest, BatchStatus, RequestError, RequestResult, Usage } from './types.ts';
 
 export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 export const OPENAI_LIMITS = { maxRequests: 50_000, maxBytes: 200 * 1024 * 1024 };
@@ -46,7 +46,7 @@ export class OpenAIBatchProvider implements BatchProvider {
         input_file_id: upload.id,
         endpoint: ENDPOINT,
         completion_window: '24h',
-        metadata: openaiMetadata(metadata),
+        metadata: openaiMetadata({ ...metadata, model: requests[0]?.model }),
       });
       return { provider: 'openai', batchId: batch.id, requestCount: file.lines, submittedAt: new Date(batch.created_at * 1000).toISOString() };
     } finally {
@@ -80,13 +80,30 @@ export class OpenAIBatchProvider implements BatchProvider {
     }
   }
 
+  async findRunning(repo: string, limit = 500): Promise<FoundBatch[]> {
+    const found: FoundBatch[] = [];
+    let seen = 0;
+    for await (const batch of this.#client.batches.list({ limit: 100 })) {
+      if (++seen > limit) break;
+      const metadata = (batch.metadata ?? {}) as Record<string, string>;
+      if (metadata.tool !== 'batch-evals' || metadata.repo !== repo || !RUNNING.has(batch.status)) continue;
+      const model = metadata.model ?? '';
+      found.push({
+        handle: { provider: 'openai', batchId: batch.id, requestCount: batch.request_counts?.total ?? 0, submittedAt: new Date(batch.created_at * 1000).toISOString() },
+        model,
+        metadata,
+      });
+    }
+    return found;
+  }
+
   async cancel(handle: BatchHandle): Promise<void> {
     await this.#client.batches.cancel(handle.batchId);
   }
 }
 
 /** OpenAI allows 16 pairs, keys up to 64 and values up to 512 characters. */
-function openaiMetadata(metadata: BatchMetadata): Record<string, string> {
+function openaiMetadata(metadata: BatchMetadata & { model?: string }): Record<string, string> {
   const pairs: Record<string, string> = { tool: 'batch-evals' };
   for (const [key, value] of Object.entries(metadata)) {
     if (value) pairs[key.slice(0, 64)] = String(value).slice(0, 512);

@@ -62,8 +62,17 @@ export interface BatchMetadata {
   suite_id?: string;
 }
 
+/** A running batch found by listing the provider's batches, with the metadata it was submitted with. */
+export interface FoundBatch {
+  handle: BatchHandle;
+  model: string;
+  metadata: Record<string, string>;
+}
+
 export interface BatchProvider {
   readonly name: ProviderName;
+  /** This tool's batches still running for `repo`, where the provider keeps metadata (OpenAI; Anthropic does not). */
+  findRunning?(repo: string, limit?: number): Promise<FoundBatch[]>;
   submit(requests: BatchRequest[], metadata: BatchMetadata): Promise<BatchHandle>;
   status(handle: BatchHandle): Promise<BatchStatus>;
   /** Every request of an ended batch, once each, in any order; requests the provider never answered are absent. */

@@ -73,7 +73,8 @@ describe('OpenAIBatchProvider.submit', () => {
     expect(batch!.inputFileId).toBe(upload.object.id);
     expect(batch!.endpoint).toBe('/v1/chat/completions');
     expect(batch!.completionWindow).toBe('24h');
-    expect(batch!.metadata).toEqual({ tool: 'batch-evals', suite: 'Support bot regression', repo: 'acme/prompts', pr: '42', sha: 'c0ffee1234' });
+    // The model too: a batch found by listing is matched to its planned batch by provider and model.
+    expect(batch!.metadata).toEqual({ tool: 'batch-evals', suite: 'Support bot regression', repo: 'acme/prompts', pr: '42', sha: 'c0ffee1234', model: 'gpt-4.1-mini' });
 
     expect(handle).toEqual({ provider: 'openai', batchId: batch!.id, requestCount: 3, submittedAt: new Date(T0).toISOString() });
     expect(infos().some((m) => m.includes('uploading 3 requests'))).toBe(true);
@@ -87,7 +88,7 @@ describe('OpenAIBatchProvider.submit', () => {
 
     const handle = await provider.submit([request], { suite: 'only a suite', pr: '', sha: undefined });
 
-    expect(emulator.state.batches.get(handle.batchId)!.metadata).toEqual({ tool: 'batch-evals', suite: 'only a suite' });
+    expect(emulator.state.batches.get(handle.batchId)!.metadata).toEqual({ tool: 'batch-evals', suite: 'only a suite', model: expect.any(String) });
     const upload = [...emulator.state.files.values()].find((f) => f.object.purpose === 'batch')!;
     const [line] = fileJson(emulator, upload.object.id);
     expect(line.body).toEqual({ model: 'gpt-4.1-mini', messages: request.messages, seed: 7 });
@@ -458,6 +459,29 @@ describe('batch limits', () => {
       expect(error).toBeInstanceOf(BatchLimitError);
       expect((error as Error).message).toContain("limit of 2 MB per batch");
       expect(OPENAI_LIMITS.maxBytes).toBe(200 * 1024 * 1024);
+    });
+  });
+});
+
+describe('OpenAIBatchProvider.findRunning', () => {
+  afterEach(closeAll);
+
+  it("finds this tool's batches still running for the repository, with their metadata, by listing", async () => {
+    const { emulator, clock } = await emulatorOnFakeClock({ validatingMs: 0, inProgressMs: 60_000, finalizingMs: 0 });
+    const provider = providerAt(emulator.url);
+    const ours = await provider.submit(chatRequests('gpt-4.1-mini', ['a?']), { ...METADATA, config: 'evals/x.yaml', suite_id: 'abc123def456' });
+    await provider.submit(chatRequests('gpt-4.1-mini', ['b?'], {}, 'other'), { ...METADATA, repo: 'someone/else' });
+    const finished = await provider.submit(chatRequests('gpt-4.1-nano', ['c?']), METADATA);
+    // The third batch finishes; the first two are still in progress.
+    emulator.state.batches.get(finished.batchId)!.status = 'completed';
+    clock.now += 1_000;
+
+    const found = await provider.findRunning('acme/prompts');
+    expect(found.map((f) => f.handle.batchId)).toEqual([ours.batchId]);
+    expect(found[0]).toMatchObject({
+      model: 'gpt-4.1-mini',
+      handle: { provider: 'openai', batchId: ours.batchId, requestCount: 1 },
+      metadata: { tool: 'batch-evals', repo: 'acme/prompts', pr: '42', sha: 'c0ffee1234', config: 'evals/x.yaml', suite_id: 'abc123def456' },
     });
   });
 });

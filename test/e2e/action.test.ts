@@ -238,6 +238,7 @@ describe('batch-evals action end to end', { timeout: 30_000 }, () => {
       sha: 'a'.repeat(40),
       config: 'examples/quickstart/promptfooconfig.yaml',
       suite_id: expect.stringMatching(/^[0-9a-f]{12}$/),
+      model: 'gpt-4.1-mini',
     });
     expect(anthropic.state.requests.length).toBeGreaterThanOrEqual(3);
     expect(anthropic.state.requests.filter((q) => q.status !== 200)).toEqual([]);
