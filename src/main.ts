@@ -56,7 +56,8 @@ async function runSuite(inputs: Inputs): Promise<string[]> {
   if (previous?.phase === 'submitted' && previous.sha === target?.sha) {
     attach = previous;
   } else if (previous?.phase === 'submitted' && inputs.cancelSuperseded) {
-    notes.push(await cancelSuperseded(previous, inputs));
+    const note = await cancelSuperseded(previous, inputs);
+    if (note) notes.push(note);
   }
 
   const outcome = await evaluate({
@@ -136,9 +137,9 @@ async function resumeOne(inputs: Inputs, here: RunTarget, state: RunState, pr: n
       minPassRate: inputs.minPassRate,
       attach: state,
       log: actionLog,
-      onWarnings: annotateWarnings,
+      onWarnings: (warnings) => annotateWarnings(warnings, fetched?.dir),
     });
-    return await publishRun({ outcome, configPath: state.configPath, suiteId: state.suiteId, target, token: inputs.token, resultsFile: inputs.resultsFile, failOnRegression: inputs.failOnRegression, previous: state, log: actionLog });
+    return await publishRun({ outcome, configPath: state.configPath, suiteId: state.suiteId, target, token: inputs.token, resultsFile: inputs.resultsFile, failOnRegression: inputs.failOnRegression, previous: state, sourceRoot: fetched?.dir, log: actionLog });
   } finally {
     await fetched?.cleanup();
   }
@@ -196,19 +197,28 @@ async function lastState(inputs: Inputs, target: RunTarget, suiteId: string): Pr
   }
 }
 
-/** A new push makes the batches of the older commit pointless: cancel them, and say so in the report. */
-async function cancelSuperseded(previous: RunState, inputs: Inputs): Promise<string> {
+/**
+ * A new push makes the batches of the older commit pointless: cancel those still running, and say so in the
+ * report. Batches that have ended (collected by a resume, or done unseen) are left alone, and nothing is said.
+ */
+async function cancelSuperseded(previous: RunState, inputs: Inputs): Promise<string | undefined> {
   const cancelled: string[] = [];
+  let ended = 0;
   for (const b of previous.batches) {
     try {
       const provider = providerFor({ key: b.key, provider: b.provider, model: b.model, requests: [] }, inputs.credentials, actionLog);
+      if ((await provider.status(b)).phase === 'ended') {
+        ended++;
+        continue;
+      }
       await provider.cancel(b);
       cancelled.push(b.batchId);
     } catch (err) {
       actionLog.warning(`could not cancel ${b.batchId} of the superseded commit ${previous.sha.slice(0, 12)}: ${(err as Error).message}`);
     }
   }
-  const message = `Cancelled ${cancelled.length} of ${previous.batches.length} batch(es) of the superseded commit ${previous.sha.slice(0, 12)}: ${cancelled.join(', ') || 'none'}.`;
+  if (ended === previous.batches.length) return undefined;
+  const message = `Cancelled ${cancelled.length} of ${previous.batches.length - ended} batch(es) of the superseded commit ${previous.sha.slice(0, 12)}: ${cancelled.join(', ') || 'none'}.`;
   actionLog.info(message);
   return message;
 }

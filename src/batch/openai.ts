@@ -86,7 +86,8 @@ export class OpenAIBatchProvider implements BatchProvider {
     for await (const batch of this.#client.batches.list({ limit: 100 })) {
       if (++seen > limit) break;
       const metadata = (batch.metadata ?? {}) as Record<string, string>;
-      if (metadata.tool !== 'batch-evals' || metadata.repo !== repo || !RUNNING.has(batch.status)) continue;
+      // A batch being cancelled (a superseded commit's, or by hand) is not a run to resume.
+      if (metadata.tool !== 'batch-evals' || metadata.repo !== repo || !RUNNING.has(batch.status) || batch.status === 'cancelling') continue;
       const model = metadata.model ?? '';
       found.push({
         handle: { provider: 'openai', batchId: batch.id, requestCount: batch.request_counts?.total ?? 0, submittedAt: new Date(batch.created_at * 1000).toISOString() },

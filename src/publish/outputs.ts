@@ -28,6 +28,6 @@ export function annotateConfigError(err: ConfigError): void {
   }
 }
 
-export function annotateWarnings(warnings: ConfigWarning[]): void {
-  for (const w of warnings) core.warning(w.message, { title: 'batch-evals config', ...properties(w.location) });
+export function annotateWarnings(warnings: ConfigWarning[], root?: string): void {
+  for (const w of warnings) core.warning(w.message, { title: 'batch-evals config', ...properties(w.location, root) });
 }

@@ -30,6 +30,8 @@ export interface PublishInput {
   previous?: RunState;
   /** Sentences for the top of the report, e.g. which superseded batches were cancelled. */
   notes?: string[];
+  /** Where the config was read from when it is not the workspace (fetched at another commit): annotations name repository paths. */
+  sourceRoot?: string;
   log: Logger;
 }
 
@@ -59,9 +61,12 @@ export async function publishRun(input: PublishInput): Promise<string[]> {
     facts: { configPath: input.configPath, sha: target?.sha, runUrl: target?.runUrl },
   };
   await writeResultsFile(input.resultsFile, { ...report, suite: report.title });
-  const unannotated = annotateFailures(outcome.results, outcome.warnings.length);
+  // Said first, so that it is among the warnings GitHub shows (10 per step).
+  const fork = target?.pr?.fromFork === true && input.token !== '';
+  if (fork) log.warning('this pull request comes from a fork, whose token is read-only: no comment and no commit status are written. The report is in the job summary.');
+  const unannotated = annotateFailures(outcome.results, outcome.warnings.length + (fork ? 1 : 0), input.sourceRoot);
   const annotationNote = unannotated ? `\n<sub>${unannotated} more failing cases have no annotation: GitHub shows 10 per step.</sub>\n` : '';
-  await core.summary.addRaw(renderMarkdown({ ...report, maxChars: SUMMARY_MAX_CHARS, elsewhere: 'the results file' }) + annotationNote).write();
+  await core.summary.addRaw(renderMarkdown({ ...report, maxChars: SUMMARY_MAX_CHARS, maxFailures: 500, elsewhere: 'the results file' }) + annotationNote).write();
   setRunOutputs(outcome, input.resultsFile, comparison);
 
   const problems: PermissionError[] = [];
@@ -125,10 +130,7 @@ async function writeToGitHub(
   pendingState: RunState | undefined,
   log: Logger,
 ): Promise<PermissionError[]> {
-  if (target.pr?.fromFork) {
-    log.warning('this pull request comes from a fork, whose token is read-only: no comment and no commit status were written. The report is in the job summary.');
-    return [];
-  }
+  if (target.pr?.fromFork) return []; // said at the start of publishRun
   const octokit = github.getOctokit(token);
   const problems: PermissionError[] = [];
   const attempt = async (what: string, write: () => Promise<void>) => {

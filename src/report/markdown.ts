@@ -67,7 +67,8 @@ export function renderMarkdown(data: ReportData): string {
     // The regressions give rows only once nothing else can: they are what a reviewer reads the comment for.
     const others = trimmable.filter((s) => !s.last);
     const longest = (others.length ? others : trimmable).reduce((a, b) => (a.render().join('\n').length >= b.render().join('\n').length ? a : b));
-    longest.cap = Math.floor(longest.cap! / 2);
+    // Small steps, so the comment keeps as many rows as fit.
+    longest.cap = Math.floor(longest.cap! * 0.8);
     text = render();
   }
   return text.length > limit ? `${text.slice(0, limit - 80)}\n\n…cut at ${limit.toLocaleString('en-US')} characters.\n` : text;
