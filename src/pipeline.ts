@@ -1,11 +1,12 @@
 import { providerFor, type Credentials } from './batch/providers.ts';
-import { streamResults, submitBatches, waitForBatches, type BatchRun } from './batch/run-batches.ts';
-import type { BatchMetadata } from './batch/types.ts';
+import { label, streamResults, submitBatches, waitForBatches, type BatchRun } from './batch/run-batches.ts';
+import type { BatchMetadata, RequestResult } from './batch/types.ts';
 import { loadSuite } from './config/load.ts';
 import type { ConfigWarning, Suite } from './config/types.ts';
 import type { Logger } from './logger.ts';
 import type { RunState } from './state/run-state.ts';
-import { buildPlan, type Plan } from './plan/plan.ts';
+import { buildPlan, type Plan, type PlannedBatch } from './plan/plan.ts';
+import { splitBatches } from './plan/split.ts';
 import { plural, type BatchFacts, type RunStatus } from './report/markdown.ts';
 import { summarize, type RunSummary } from './report/summary.ts';
 import { RunScorer, type CaseResult } from './score/score-run.ts';
@@ -19,6 +20,8 @@ export interface EvalOptions {
   metadata?: Omit<BatchMetadata, 'suite'>;
   pollIntervalMs?: { initial: number; max: number };
   log: Logger;
+  /** Rounds of retries for requests that failed for a retryable reason; default the suite's `batch.maxRetries`, else 2. */
+  maxRetries?: number;
   /** Called with the config warnings once the suite is loaded, before anything is sent. */
   onWarnings?: (warnings: ConfigWarning[]) => void;
   /**
@@ -60,27 +63,58 @@ export async function evaluate(options: EvalOptions): Promise<EvalOutcome> {
 
   mark = performance.now();
   const plan = buildPlan(suite);
+  plan.batches = splitBatches(plan.batches, suite.batch);
   stageEnd('plan');
   const requestCount = plan.batches.reduce((n, b) => n + b.requests.length, 0);
   log.info(`${suite.description ?? suite.file}: ${plural(plan.cases.length, 'case')}, ${plural(requestCount, 'distinct request')} in ${plural(plan.batches.length, 'batch', 'batches')}`);
 
   const runs: BatchRun[] = plan.batches.map((batch) => ({ batch, provider: providerFor(batch, options.credentials, log) }));
   const fresh = options.attach ? attachBatches(runs, options.attach, log) : runs;
-  await submitBatches(fresh, { suite: suite.description ?? suite.file, ...options.metadata }, log);
+  const metadata = { suite: suite.description ?? suite.file, ...options.metadata };
+  await submitBatches(fresh, metadata, log);
   stageEnd('submit');
-  await waitForBatches(runs, { deadline, initialIntervalMs: options.pollIntervalMs?.initial ?? 5_000, maxIntervalMs: options.pollIntervalMs?.max ?? 60_000 }, log);
+  const waitOptions = { deadline, initialIntervalMs: options.pollIntervalMs?.initial ?? 5_000, maxIntervalMs: options.pollIntervalMs?.max ?? 60_000 };
+  await waitForBatches(runs, waitOptions, log);
   stageEnd('wait');
+
   // Results are scored as they are read, so the raw results of a large run are never all in memory at once.
+  // A request that failed for a reason a retry could fix is held back for another try instead.
   const scorer = new RunScorer(plan, suite.pricing);
+  const maxRetries = options.maxRetries ?? suite.batch.maxRetries ?? 2;
+  const held = new Map<string, RequestResult>();
   let scoringMs = 0;
-  await streamResults(runs, log, (result) => {
+  const onResult = (result: RequestResult): boolean => {
     const started = performance.now();
-    const added = scorer.add(result);
+    let added: boolean;
+    if (!result.ok && result.error.retryable && maxRetries > 0) {
+      added = !scorer.has(result.id) && !held.has(result.id);
+      if (!scorer.has(result.id)) held.set(result.id, result);
+    } else {
+      held.delete(result.id);
+      added = scorer.add(result);
+    }
     scoringMs += performance.now() - started;
     return added;
-  });
+  };
+  await streamResults(runs, log, onResult);
   options.onStage?.('collect', performance.now() - mark - scoringMs);
   mark = performance.now() - scoringMs;
+
+  for (let attempt = 1; attempt <= maxRetries && held.size > 0 && Date.now() < deadline; attempt++) {
+    const retried = new Map(held);
+    held.clear();
+    const retryRuns: BatchRun[] = retryBatches(runs, retried, attempt, suite).map((batch) => ({ batch, provider: providerFor(batch, options.credentials, log) }));
+    log.info(`retry ${attempt} of ${maxRetries}: ${plural(retried.size, 'request')} that failed for a retryable reason (${describeErrors(retried)}), in ${plural(retryRuns.length, 'new batch', 'new batches')}`);
+    await submitBatches(retryRuns, metadata, log);
+    runs.push(...retryRuns);
+    await waitForBatches(retryRuns, waitOptions, log);
+    await streamResults(retryRuns, log, onResult);
+    // A retry that brought no answer (not submitted, no result) keeps the error it had; one still running is pending.
+    const running = requestsOf(retryRuns.filter((r) => r.handle && r.status?.phase !== 'ended'));
+    for (const [id, result] of retried) if (!scorer.has(id) && !held.has(id) && !running.has(id)) held.set(id, result);
+  }
+  const stillRunning = requestsOf(runs.filter((r) => r.handle && r.status?.phase !== 'ended'));
+  for (const result of held.values()) if (!stillRunning.has(result.id)) scorer.add(result);
 
   const pending = new Set<string>();
   const batchErrors = new Map<string, string>();
@@ -95,6 +129,31 @@ export async function evaluate(options: EvalOptions): Promise<EvalOutcome> {
   stageEnd('score');
   const minPassRate = options.minPassRate ?? suite.threshold ?? 1;
   return { suite, warnings, plan, runs, results, summary, minPassRate, status: verdict(summary, minPassRate) };
+}
+
+/** The requests to send again, as new batches per model, never with a request that has its answer. */
+function retryBatches(runs: BatchRun[], retried: Map<string, RequestResult>, attempt: number, suite: Suite): PlannedBatch[] {
+  const batches = new Map<string, PlannedBatch>();
+  for (const run of runs) {
+    const base = run.batch.key.replace(/(#\d+)?(~retry\d+)?$/, '');
+    for (const request of run.batch.requests) {
+      if (!retried.has(request.id)) continue;
+      let batch = batches.get(base);
+      if (!batch) batches.set(base, (batch = { key: `${base}~retry${attempt}`, provider: run.batch.provider, model: run.batch.model, baseURL: run.batch.baseURL, requests: [] }));
+      if (!batch.requests.some((r) => r.id === request.id)) batch.requests.push(request);
+    }
+  }
+  return splitBatches([...batches.values()], suite.batch);
+}
+
+function requestsOf(runs: BatchRun[]): Set<string> {
+  return new Set(runs.flatMap((r) => r.batch.requests.map((q) => q.id)));
+}
+
+function describeErrors(results: Map<string, RequestResult>): string {
+  const counts = new Map<string, number>();
+  for (const r of results.values()) if (!r.ok) counts.set(r.error.code, (counts.get(r.error.code) ?? 0) + 1);
+  return [...counts].map(([code, n]) => `${n} ${code}`).join(', ');
 }
 
 /** Gives each planned batch its already-submitted handle; returns the runs that still need submitting. */
@@ -137,7 +196,7 @@ export function verdict(summary: RunSummary, minPassRate: number): RunStatus {
 
 export function batchFacts(runs: BatchRun[]): BatchFacts[] {
   return runs.map((r) => ({
-    label: `${r.batch.provider}:${r.batch.model}`,
+    label: label(r),
     batchId: r.handle?.batchId,
     providerStatus: r.status?.providerStatus,
     error: r.error,

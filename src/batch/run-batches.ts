@@ -102,7 +102,8 @@ export async function streamResults(runs: BatchRun[], log: Logger, onResult: (re
 }
 
 export function label(run: BatchRun): string {
-  return `${run.batch.provider}:${run.batch.model}`;
+  const part = run.batch.part ? ` (part ${run.batch.part.index} of ${run.batch.part.of})` : '';
+  return `${run.batch.provider}:${run.batch.model}${part}`;
 }
 
 export function formatDuration(ms: number): string {

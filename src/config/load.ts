@@ -3,7 +3,7 @@ import { ConfigError } from './errors.ts';
 import { loadPrompts } from './prompts.ts';
 import { loadProviders } from './providers.ts';
 import { buildTests, collectTests, type RawTestValue } from './tests.ts';
-import type { ConfigWarning, PriceOverride, Suite } from './types.ts';
+import type { ConfigWarning, PriceOverride, Suite, BatchOptions } from './types.ts';
 import { validate } from './validate.ts';
 import { readYamlFile } from './yaml-source.ts';
 
@@ -28,6 +28,7 @@ export function loadSuite(path: string): LoadedSuite {
     defaultTest?: RawTestValue;
     threshold?: number;
     pricing?: Record<string, PriceOverride>;
+    batch?: BatchOptions;
   };
 
   const prompts = loadPrompts(source, config.prompts);
@@ -46,6 +47,7 @@ export function loadSuite(path: string): LoadedSuite {
       tests,
       threshold: config.threshold,
       pricing: config.pricing ?? {},
+      batch: config.batch ?? {},
     },
     warnings,
   };

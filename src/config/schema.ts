@@ -2,7 +2,7 @@ import { SUPPORTED_ASSERTIONS } from './assertion-types.ts';
 
 /**
  * JSON Schema of the eval YAML: the promptfoo subset batch-evals runs, plus its own keys (`threshold`,
- * `pricing`). `npm run build` writes it to schema/batch-evals.schema.json for editors.
+ * `pricing`, `batch`). `npm run build` writes it to schema/batch-evals.schema.json for editors.
  */
 const assertionTypes = SUPPORTED_ASSERTIONS.flatMap((t) => [t, `not-${t}`]);
 
@@ -39,6 +39,19 @@ export const schema = {
       minimum: 0,
       maximum: 1,
       description: 'batch-evals: the minimum pass rate (0..1) for the run to pass; the action input min-pass-rate wins.',
+    },
+    batch: {
+      type: 'object',
+      description: 'batch-evals: how requests are split into provider batches. Past these, or the provider limits, a model gets several batches.',
+      additionalProperties: false,
+      properties: {
+        maxRequests: { type: 'integer', minimum: 1, description: 'Requests per batch (the provider limit wins when lower: OpenAI 50,000, Anthropic 100,000).' },
+        maxEnqueuedTokens: {
+          description: 'Estimated input tokens per batch, for all models or per model: OpenAI fails a batch past the enqueued-token limit of the organisation (token_limit_exceeded).',
+          oneOf: [{ type: 'integer', minimum: 1 }, { type: 'object', additionalProperties: { type: 'integer', minimum: 1 } }],
+        },
+        maxRetries: { type: 'integer', minimum: 0, description: 'Rounds of retries for requests that failed for a retryable reason (the action input max-retries wins).' },
+      },
     },
     pricing: {
       type: 'object',

@@ -80,6 +80,15 @@ export interface Suite {
   /** Minimum pass rate (0..1) from the suite's own `threshold`, when set. */
   threshold?: number;
   pricing: Record<string, PriceOverride>;
+  batch: BatchOptions;
+}
+
+/** The suite's own `batch:` options. */
+export interface BatchOptions {
+  maxRequests?: number;
+  /** For every model, or per model id. */
+  maxEnqueuedTokens?: number | Record<string, number>;
+  maxRetries?: number;
 }
 
 export interface ConfigWarning {

@@ -62,6 +62,12 @@ export class RunScorer {
     }
   }
 
+  /** Whether the request's cases are scored already. */
+  has(id: string): boolean {
+    const cases = this.#cases.get(id);
+    return !!cases && this.#scored[cases[0].index] !== undefined;
+  }
+
   /** Scores the cases of one result; false when the result is a repeat (the provider sent an id twice) or unknown. */
   add(result: RequestResult): boolean {
     const cases = this.#cases.get(result.id);

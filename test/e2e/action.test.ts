@@ -300,10 +300,14 @@ describe('batch-evals action end to end', { timeout: 30_000 }, () => {
       cost: '0.001800',
       'realtime-cost': '0.003600',
       savings: '0.001800',
-      'batch-ids': batch.id,
+      // The request that failed with a server error went again twice (max-retries 2), alone, in new batches.
+      'batch-ids': [...e.state.batches.keys()].join(','),
       'results-file': resultsFile,
       regressions: '', // no baseline: these runs have no Actions cache
     });
+    const [first, ...retries] = e.state.batches.values();
+    expect(first.id).toBe(batch.id);
+    expect(retries.map((b) => b.requests.length)).toEqual([1, 1]);
     const results = JSON.parse(readFileSync(resultsFile, 'utf8'));
     expect(results.cases.map((c: { status: string }) => c.status)).toEqual(['passed', 'passed', 'failed', 'errored']);
     expect(results.cases[3].error).toBe('server_error: The server had an error while processing your request. (retryable)');
