@@ -19,6 +19,7 @@ options:
   --min-pass-rate <rate>    pass rate (0..1) below which the run fails (default: the suite's threshold, else 1)
   --openai-base-url <url>   an OpenAI-compatible batch API (default https://api.openai.com/v1)
   --anthropic-base-url <url>  an Anthropic-compatible Message Batches API (default https://api.anthropic.com)
+  --max-retries <n>         rounds of retries for requests that failed for a retryable reason (default 2)
   --poll-interval <d>       first polling interval, growing to 60s (default 5s)
 
 API keys are read from OPENAI_API_KEY and ANTHROPIC_API_KEY.
@@ -38,6 +39,7 @@ export async function main(argv: string[]): Promise<number> {
         'openai-base-url': { type: 'string' },
         'anthropic-base-url': { type: 'string' },
         'poll-interval': { type: 'string', default: '5s' },
+        'max-retries': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -65,6 +67,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const minPassRate = values['min-pass-rate'] === undefined ? undefined : Number(values['min-pass-rate']);
     if (minPassRate !== undefined && !(minPassRate >= 0 && minPassRate <= 1)) throw new UsageError('--min-pass-rate must be between 0 and 1');
+    const maxRetries = values['max-retries'] === undefined ? undefined : Number(values['max-retries']);
+    if (maxRetries !== undefined && !(Number.isInteger(maxRetries) && maxRetries >= 0)) throw new UsageError('--max-retries must be a whole number, 0 or more');
     const outcome = await evaluate({
       configPath,
       credentials: {
@@ -75,6 +79,7 @@ export async function main(argv: string[]): Promise<number> {
       },
       maxWaitMs: durationOption('max-wait', values['max-wait']!),
       minPassRate,
+      maxRetries,
       pollIntervalMs: { initial: durationOption('poll-interval', values['poll-interval']!), max: 60_000 },
       log: consoleLogger,
       onWarnings: (warnings) => {

@@ -65,6 +65,7 @@ async function runSuite(inputs: Inputs): Promise<string[]> {
     credentials: inputs.credentials,
     maxWaitMs: inputs.mode === 'submit' ? 0 : inputs.maxWaitMs,
     minPassRate: inputs.minPassRate,
+    maxRetries: inputs.maxRetries,
     metadata: { ...runMetadata(target), config: configPath, suite_id: suiteId },
     attach,
     log: actionLog,
@@ -135,6 +136,7 @@ async function resumeOne(inputs: Inputs, here: RunTarget, state: RunState, pr: n
       credentials: inputs.credentials,
       maxWaitMs: inputs.maxWaitMs,
       minPassRate: inputs.minPassRate,
+      maxRetries: inputs.maxRetries,
       attach: state,
       log: actionLog,
       onWarnings: (warnings) => annotateWarnings(warnings, fetched?.dir),
@@ -242,6 +244,7 @@ function readInputs() {
     },
     maxWaitMs: durationInput('max-wait', '20m'),
     minPassRate: minPassRate ? parsePassRate(minPassRate) : undefined,
+    maxRetries: integerInput('max-retries'),
     failOnRegression: booleanInput('fail-on-regression', true),
     cancelSuperseded: booleanInput('cancel-superseded', true),
     token,
@@ -258,6 +261,14 @@ function repoPath(configPath: string): string {
 /** One comment, status, baseline and state per suite file, stable across runs. */
 function suiteIdOf(path: string): string {
   return createHash('sha256').update(path).digest('hex').slice(0, 12);
+}
+
+function integerInput(name: string): number | undefined {
+  const value = core.getInput(name).trim();
+  if (value === '') return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`input ${name} must be a whole number, 0 or more, not '${value}'`);
+  return n;
 }
 
 function booleanInput(name: string, fallback: boolean): boolean {

@@ -119,10 +119,14 @@ export async function evaluate(options: EvalOptions): Promise<EvalOutcome> {
   const pending = new Set<string>();
   const batchErrors = new Map<string, string>();
   for (const run of runs) {
-    for (const request of run.batch.requests) {
+    // A batch that failed validation names the lines (requests) it refused: each of their cases gets its own reason.
+    const byLine = new Map((run.status?.lineErrors ?? []).map((e) => [e.line, e.message]));
+    run.batch.requests.forEach((request, i) => {
+      const own = byLine.get(i + 1);
       if (run.handle && run.status?.phase !== 'ended') pending.add(request.id);
+      else if (own) batchErrors.set(request.id, `the provider refused this request (line ${i + 1} of the batch file): ${own}`);
       else if (run.error) batchErrors.set(request.id, `batch ${run.error}`);
-    }
+    });
   }
   const results = scorer.finish(pending, batchErrors);
   const summary = summarize(results);

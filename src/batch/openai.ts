@@ -56,6 +56,7 @@ export class OpenAIBatchProvider implements BatchProvider {
 
   async status(handle: BatchHandle): Promise<BatchStatus> {
     const batch = await this.#client.batches.retrieve(handle.batchId);
+    const lineErrors = (batch.errors?.data ?? []).flatMap((e) => (e.line != null ? [{ line: e.line, message: [e.code, e.message].filter(Boolean).join(': ') }] : []));
     const counts = batch.request_counts ?? { total: handle.requestCount, completed: 0, failed: 0 };
     return {
       phase: RUNNING.has(batch.status) ? 'running' : 'ended',
@@ -64,6 +65,8 @@ export class OpenAIBatchProvider implements BatchProvider {
       completed: counts.completed,
       failed: counts.failed,
       errors: (batch.errors?.data ?? []).map((e) => [e.line != null ? `line ${e.line}` : '', e.code, e.message].filter(Boolean).join(': ')),
+      ...(lineErrors.length ? { lineErrors } : {}),
+
     };
   }
 

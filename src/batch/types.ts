@@ -49,6 +49,8 @@ export interface BatchStatus {
   failed: number;
   /** Batch-level errors (validation failures); per-request errors come with the results. */
   errors: string[];
+  /** The validation errors that name a line of the input file (1-based), i.e. one request of the batch. */
+  lineErrors?: { line: number; message: string }[];
 }
 
 /** Carried by the provider's batch (where it takes metadata), so a lost locator can be found by listing batches. */

@@ -149,6 +149,11 @@ describe('OpenAIBatchProvider.status', () => {
         "line 1: model_not_found: The provided model 'gpt-9-imaginary' is not supported by the Batch API.",
         "line 2: model_not_found: The provided model 'gpt-9-imaginary' is not supported by the Batch API.",
       ],
+      // Each line is one request of the batch: the pipeline gives each refused case its own reason.
+      lineErrors: [
+        { line: 1, message: "model_not_found: The provided model 'gpt-9-imaginary' is not supported by the Batch API." },
+        { line: 2, message: "model_not_found: The provided model 'gpt-9-imaginary' is not supported by the Batch API." },
+      ],
     });
     // Nothing was answered, so there is nothing to read.
     expect(await collect(provider.results(handle))).toEqual([]);
