@@ -22,9 +22,9 @@ const BYTES_MARGIN = 0.95;
  * limits, and the suite's own `batch:` caps (requests, estimated input tokens). One batch keeps its key; the
  * parts of a split one are `key#1`, `key#2`…, so a resumed plan finds each part again.
  */
-export function splitBatches(batches: PlannedBatch[], options: BatchOptions = {}): PlannedBatch[] {
+export function splitBatches(batches: PlannedBatch[], options: BatchOptions = {}, providerLimits = PROVIDER_LIMITS): PlannedBatch[] {
   return batches.flatMap((batch) => {
-    const limits = PROVIDER_LIMITS[batch.provider];
+    const limits = providerLimits[batch.provider];
     const maxRequests = Math.min(limits.maxRequests, options.maxRequests ?? Infinity);
     const maxBytes = limits.maxBytes * BYTES_MARGIN;
     const maxTokens = typeof options.maxEnqueuedTokens === 'number' ? options.maxEnqueuedTokens : (options.maxEnqueuedTokens?.[batch.model] ?? Infinity);
