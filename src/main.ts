@@ -82,7 +82,7 @@ async function runSuite(inputs: Inputs): Promise<string[]> {
 async function resumePending(inputs: Inputs): Promise<string[]> {
   const here = runTarget(github.context);
   if (!here) throw new Error('mode resume runs in GitHub Actions: GITHUB_REPOSITORY is not set');
-  const pending = new Map<string, { state: RunState; pr?: number }>();
+  const pending = new Map<string, { state: RunState; pr?: number; lost?: boolean }>();
   const states = new StateStore(actionLog);
   if (inputs.config && states.available()) {
     const state = await states.restore(suiteIdOf(repoPath(inputs.config)), stateRef(here));
@@ -97,7 +97,7 @@ async function resumePending(inputs: Inputs): Promise<string[]> {
     const key = `${state.suiteId}@${state.sha}`;
     if (pending.has(key)) continue;
     core.info(`resume: found ${state.batches.map((b) => b.batchId).join(', ')} by listing the provider's batches (its state was lost)`);
-    pending.set(key, { state, pr: state.pr });
+    pending.set(key, { state, pr: state.pr, lost: true });
   }
   if (pending.size === 0) {
     core.info('resume: no pending runs found (in the cache of this ref, in comments on open pull requests, or among the provider batches still running)');
@@ -106,10 +106,10 @@ async function resumePending(inputs: Inputs): Promise<string[]> {
   }
 
   const failures: string[] = [];
-  for (const { state, pr } of pending.values()) {
+  for (const { state, pr, lost } of pending.values()) {
     core.startGroup(`resume: ${state.suite} at ${state.sha.slice(0, 12)}${pr ? ` (#${pr})` : ''}`);
     try {
-      failures.push(...(await resumeOne(inputs, here, state, pr)));
+      failures.push(...(await resumeOne(inputs, here, state, pr, lost)));
     } catch (err) {
       if (err instanceof ConfigError) annotateConfigError(err);
       failures.push(`resume of ${state.suite} at ${state.sha.slice(0, 12)}: ${(err as Error).message}`);
@@ -121,10 +121,16 @@ async function resumePending(inputs: Inputs): Promise<string[]> {
   return failures;
 }
 
-async function resumeOne(inputs: Inputs, here: RunTarget, state: RunState, pr: number | undefined): Promise<string[]> {
+async function resumeOne(inputs: Inputs, here: RunTarget, state: RunState, pr: number | undefined, lost = false): Promise<string[]> {
   const target: RunTarget = { ...here, sha: state.sha, branch: pr ? undefined : here.branch, pr: undefined };
   if (pr && inputs.token) {
     const { data } = await github.getOctokit(inputs.token).rest.pulls.get({ owner: here.owner, repo: here.repo, pull_number: pr });
+    // Found only by listing, for a commit that is no longer the PR's head: a superseded run left running
+    // (cancel-superseded: false, or a cancel that failed). Its report would replace the head's in the comment.
+    if (lost && data.head.sha !== state.sha) {
+      core.info(`resume: ${state.sha.slice(0, 12)} is no longer the head of #${pr} (${data.head.sha.slice(0, 12)} is): its batches are left alone`);
+      return [];
+    }
     target.pr = { number: pr, baseRef: data.base.ref, fromFork: data.head.repo?.full_name !== `${here.owner}/${here.repo}` };
   }
   // The config at the pending commit: the checkout when it is that commit, else fetched through the API.

@@ -1,5 +1,5 @@
 import { decodeState, encodeState, type RunState } from '../state/run-state.ts';
-import { permissionProblem, tokenIdentity, type Octokit } from './github.ts';
+import { httpStatus, permissionProblem, tokenIdentity, type Octokit } from './github.ts';
 
 /** GitHub refuses comments longer than this (422). */
 export const COMMENT_MAX_CHARS = 65_536;
@@ -62,7 +62,14 @@ export async function upsertComment(octokit: Octokit, where: Where, suiteId: str
     const { data } = await octokit.rest.issues.createComment({ owner: where.owner, repo: where.repo, issue_number: where.number, body });
     return { action: 'created', id: data.id, url: data.html_url };
   } catch (err) {
-    throw permissionProblem(err, 'comment on the pull request', 'pull-requests: write') ?? err;
+    const refused = permissionProblem(err, 'comment on the pull request', 'pull-requests: write');
+    if (refused) throw refused;
+    // GitHub measures length its own way: past its limit (422), post the head of the report and point to the rest.
+    if (httpStatus(err) === 422 && body.length > 4_000) {
+      const short = `${reportHead(markdown)}\n\n…GitHub refused the full report as too long: it is in the job summary and the results file.\n`;
+      return upsertComment(octokit, where, suiteId, short, state);
+    }
+    throw err;
   }
 }
 
@@ -80,4 +87,12 @@ export async function pendingFromComments(octokit: Octokit, owner: string, repo:
     }
   }
   return found;
+}
+
+/** The report's head (title, headline, table), which holds no code block: cut before the first chart or section. */
+function reportHead(markdown: string): string {
+  const ends = ['\n```', '\n<details', '\n### '].map((m) => markdown.indexOf(m)).filter((i) => i > 0);
+  const end = Math.min(3_000, ...ends);
+  const head = markdown.slice(0, end);
+  return end === 3_000 ? head.slice(0, Math.max(head.lastIndexOf('\n\n'), 0)) : head.trimEnd();
 }

@@ -9,9 +9,11 @@ import { isRunState, type RunState } from './run-state.ts';
  */
 export class StateStore {
   readonly #cache: JsonCache;
+  readonly #log: Logger;
 
   constructor(log: Logger, tempDir?: string) {
     this.#cache = new JsonCache(log, 'state', tempDir);
+    this.#log = log;
   }
 
   available(): boolean {
@@ -19,14 +21,18 @@ export class StateStore {
   }
 
   async restore(suiteId: string, ref: string): Promise<RunState | undefined> {
-    const { text } = await this.#cache.restore(keyPrefix(suiteId, ref), `${suiteId}.json`);
+    const { text, key, error } = await this.#cache.restore(keyPrefix(suiteId, ref), `${suiteId}.json`);
+    if (error) this.#log.warning(`the run state could not be read from the Actions cache (${error}); going on without it`);
     if (text === undefined) return undefined;
+    let value: unknown;
     try {
-      const value: unknown = JSON.parse(text);
-      return isRunState(value) ? value : undefined;
+      value = JSON.parse(text);
     } catch {
-      return undefined;
+      value = undefined;
     }
+    if (isRunState(value)) return value;
+    this.#log.warning(`the run state in the Actions cache (${key}) is not one this version can read; it is ignored`);
+    return undefined;
   }
 
   async save(state: RunState, ref: string): Promise<boolean> {
