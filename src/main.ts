@@ -109,7 +109,7 @@ async function resumePending(inputs: Inputs): Promise<string[]> {
   for (const { state, pr, lost } of pending.values()) {
     core.startGroup(`resume: ${state.suite} at ${state.sha.slice(0, 12)}${pr ? ` (#${pr})` : ''}`);
     try {
-      failures.push(...(await resumeOne(inputs, here, state, pr, lost)));
+      failures.push(...(await resumeOne(inputs, here, state, pr, lost)).map((f) => `${state.suite}${pr ? ` (#${pr})` : ''} at ${state.sha.slice(0, 12)}: ${f}`));
     } catch (err) {
       if (err instanceof ConfigError) annotateConfigError(err);
       failures.push(`resume of ${state.suite} at ${state.sha.slice(0, 12)}: ${(err as Error).message}`);

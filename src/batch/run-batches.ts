@@ -61,7 +61,9 @@ export async function waitForBatches(runs: BatchRun[], options: WaitOptions, log
     if (runs.every((r) => !r.handle || r.status?.phase === 'ended')) return;
     const left = options.deadline - now();
     if (left <= 0) {
-      log.info(`max-wait reached after ${formatDuration(now() - started)}: ${runs.filter((r) => r.handle && r.status?.phase !== 'ended').length} batch(es) still running, left pending`);
+      const running = runs.filter((r) => r.handle && r.status?.phase !== 'ended').length;
+      if (options.deadline <= started) log.info(`${running} batch(es) submitted and left pending for a later resume job`);
+      else log.info(`max-wait reached after ${formatDuration(now() - started)}: ${running} batch(es) still running, left pending`);
       return;
     }
     await sleep(Math.min(interval, left));
