@@ -5,6 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { applyHttpFault, faultHeaders, FaultRegistry, responseTag, serveResults, type BatchPlan, type Fault, type FaultHandle, type HttpFault } from './faults.ts';
 import { ApiError, describeType, randomId, readBody, sendJson } from './http.ts';
 import {
   anthropicMessages,
@@ -23,6 +24,7 @@ import {
 
 export { defaultResponder, loadScript, parseScript, scriptedResponder } from './responder.ts';
 export type { Responder, ResponderError, ResponderMessage, ResponderReply, ResponderRequest, ResponderResult, Script, ScriptRule } from './responder.ts';
+export type { Fault, FaultHandle, FaultSchedule, HttpFault, LifecycleFault, RequestFault, ResultsFault } from './faults.ts';
 
 export interface AnthropicEmulatorOptions {
   /** Default 0 (any free port). */
@@ -56,12 +58,17 @@ export interface AnthropicEmulatorOptions {
    * custom_ids, so runs repeat) help prove a client joins on custom_id. Default 'input'.
    */
   resultsOrder?: 'input' | 'reversed' | 'shuffled';
+  /** Faults to inject, each on its schedule (more with `state.addFault`). See README.md, "Faults". */
+  faults?: Fault[];
 }
 
 export interface AnthropicRequestLogEntry {
   method: string;
   path: string;
+  /** 0 when no answer was sent (a dropped connection, or a client that left before a delayed answer). */
   status: number;
+  /** Set when a fault hit the request: the HTTP fault's status, 'drop' or 'delay'; or 'truncate', 'malformed', 'duplicate'. */
+  fault?: string;
   /** The anthropic-version header sent, if any. */
   anthropicVersion: string | null;
 }
@@ -91,14 +98,27 @@ export interface StoredMessageBatch {
   /** One per processed request, in request order (the results endpoint applies `resultsOrder`). */
   results: { custom_id: string; result: IndividualResult }[];
   counts: { succeeded: number; errored: number; canceled: number; expired: number };
+  /** A lifecycle fault applied to this batch. */
+  plan?: BatchPlan;
 }
 
 /** The emulator's memory, for tests to inspect. */
 export interface AnthropicEmulatorState {
   /** Deleted batches are removed. */
   batches: Map<string, StoredMessageBatch>;
-  /** custom_id -> how many times the responder answered a request with that id, over all batches. */
+  /** custom_id -> how many times the responder (or a request fault) answered a request with that id, over all batches. */
   answered: Map<string, number>;
+  /** custom_id -> how many times a request with that id `succeeded` (billed), over all batches. */
+  billed: Map<string, number>;
+  /** The custom_ids billed more than once, in the order they were first billed. */
+  doubleBilled(): string[];
+  /** The faults in force, in order (the first that applies to an occurrence wins), with their counters. */
+  faults: readonly FaultHandle[];
+  /** Adds a fault at the end of the list; returns its handle (counters, `remove()`). Throws on a malformed fault. */
+  addFault<F extends Fault>(fault: F): FaultHandle<F>;
+  clearFaults(): void;
+  /** Lets batches held `in_progress` by a `stuck` fault go on (the one given, or all); returns the ids released. */
+  releaseBatch(id?: string): string[];
   /** Every HTTP request served, in order. */
   requests: AnthropicRequestLogEntry[];
   /** Advances every batch to the current clock (reads through the API do this for the batches they touch). */
@@ -136,6 +156,17 @@ function errorTypeFor(status: number): string {
   return byStatus[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error');
 }
 
+/** Anthropic's message for an error status, for faults that give none. */
+function defaultErrorMessage(status: number): string {
+  if (status === 429) {
+    return 'Number of requests has exceeded your per-minute rate limit (https://docs.claude.com/en/api/rate-limits); see the response headers for current usage. Please try again later.';
+  }
+  if (status === 529) return 'Overloaded';
+  if (status === 503) return 'Service unavailable';
+  if (status >= 500) return 'Internal server error';
+  return `Emulated error ${status}.`;
+}
+
 const CUSTOM_ID = /^[a-zA-Z0-9_-]{1,64}$/;
 /** OpenAI chat parameters the Messages API refuses ("Extra inputs are not permitted"), a common porting mistake. */
 const OPENAI_ONLY_PARAMS = ['n', 'max_completion_tokens', 'response_format', 'frequency_penalty', 'presence_penalty', 'logprobs', 'top_logprobs', 'seed', 'logit_bias', 'stop', 'user'];
@@ -153,12 +184,14 @@ interface Settings {
   knownModels?: readonly string[];
   maxRequestsPerBatch: number;
   resultsOrder: 'input' | 'reversed' | 'shuffled';
+  faults: FaultRegistry;
 }
 
 /** Message batches, advanced lazily (on every read) from the clock. */
 export class MessageBatchStore {
   readonly batches = new Map<string, StoredMessageBatch>();
   readonly answered = new Map<string, number>();
+  readonly billed = new Map<string, number>();
   readonly settings: Settings;
   /** The server's base URL, for absolute results_url values; set once the server listens. */
   baseUrl = '';
@@ -181,8 +214,34 @@ export class MessageBatchStore {
       results: [],
       counts: { succeeded: 0, errored: 0, canceled: 0, expired: 0 },
     };
+    const fault = this.settings.faults.lifecycle(batch.id, now, true);
+    if (fault) this.#applyPlan(batch, fault, now);
     this.batches.set(batch.id, batch);
     return batch;
+  }
+
+  /** Applies a lifecycle fault; an expire or cancel fault strikes once `answered` requests have results. */
+  #applyPlan(batch: StoredMessageBatch, fault: BatchPlan['fault'], now: number): void {
+    const plan: BatchPlan = { fault, attachedAt: now };
+    if (fault.kind === 'expire' || fault.kind === 'cancel') {
+      const total = batch.requests.length;
+      plan.limit = Math.min(total, fault.answered ?? Math.floor(total / 2));
+      plan.strikeAt = Math.max(batch.at.created + (this.settings.inProgressMs * plan.limit) / total, now);
+      if (fault.kind === 'expire' && plan.limit < total) batch.at.expires = Math.min(batch.at.expires, plan.strikeAt);
+    }
+    batch.plan = plan;
+  }
+
+  /** Lets batches held by a `stuck` fault go on (the one given, or all); returns the ids released. */
+  releaseBatch(id?: string): string[] {
+    const released: string[] = [];
+    for (const batch of id === undefined ? this.batches.values() : [this.get(id)]) {
+      if (batch.plan?.fault.kind === 'stuck' && batch.plan.releasedAt === undefined && batch.status !== 'ended') {
+        batch.plan.releasedAt = this.settings.clock();
+        released.push(batch.id);
+      }
+    }
+    return released;
   }
 
   /** The batch, advanced to the current time. */
@@ -249,20 +308,33 @@ export class MessageBatchStore {
   /** Answers the requests that are due by now and ends the batch when its time (or its expiry) has come. */
   advance(batch: StoredMessageBatch, now = this.settings.clock()): void {
     if (batch.status === 'ended') return;
+    if (!batch.plan) {
+      const fault = this.settings.faults.lifecycle(batch.id, now, false);
+      if (fault) this.#applyPlan(batch, fault, now);
+    }
+    const plan = batch.plan;
     const { inProgressMs, cancelingMs } = this.settings;
     const start = batch.at.created;
     const expires = batch.at.expires;
+    const total = batch.requests.length;
+    // A stuck batch answers nothing until released, then goes on from there.
+    const hold = plan?.fault.kind === 'stuck' ? (plan.releasedAt ?? Infinity) : -Infinity;
+    const endAt = Math.max(start + inProgressMs, hold);
     // A canceled batch takes no new requests after the cancel; the in-flight part of this emulator is instantaneous.
     const stopAt = Math.min(now, expires, batch.at.cancelInitiated ?? Infinity);
-    const total = batch.requests.length;
-    while (batch.processed < total) {
-      const due = start + (inProgressMs * (batch.processed + 1)) / total;
+    const cap = plan?.limit ?? total;
+    while (batch.processed < cap) {
+      const due = Math.max(start + (inProgressMs * (batch.processed + 1)) / total, hold);
       if (due > stopAt) break;
-      this.#answer(batch, batch.requests[batch.processed]);
+      this.#answer(batch, batch.requests[batch.processed], due);
       batch.processed++;
     }
-    if (batch.processed === total && start + inProgressMs <= Math.min(now, expires) && batch.status === 'in_progress') {
-      return this.#end(batch, start + inProgressMs, 'expired');
+    if (plan?.fault.kind === 'cancel' && batch.status === 'in_progress' && plan.limit! < total && plan.strikeAt! <= Math.min(now, expires)) {
+      batch.status = 'canceling';
+      batch.at.cancelInitiated = plan.strikeAt;
+    }
+    if (batch.processed === total && endAt <= Math.min(now, expires) && batch.status === 'in_progress') {
+      return this.#end(batch, endAt, 'expired');
     }
     if (batch.status === 'canceling') {
       const done = batch.at.cancelInitiated! + cancelingMs;
@@ -282,11 +354,13 @@ export class MessageBatchStore {
     batch.at.ended = atMs;
   }
 
-  #answer(batch: StoredMessageBatch, request: BatchRequest): void {
+  #answer(batch: StoredMessageBatch, request: BatchRequest, atMs: number): void {
     const push = (result: IndividualResult) => {
       batch.results.push({ custom_id: request.customId, result });
-      if (result.type === 'succeeded') batch.counts.succeeded++;
-      else batch.counts.errored++;
+      if (result.type === 'succeeded') {
+        batch.counts.succeeded++;
+        this.billed.set(request.customId, (this.billed.get(request.customId) ?? 0) + 1);
+      } else batch.counts.errored++;
     };
     const problem = checkParams(request.params, this.settings.knownModels);
     if (problem) return push({ type: 'errored', error: { type: 'error', error: problem } });
@@ -295,11 +369,16 @@ export class MessageBatchStore {
     const model = request.params.model as string;
     const messages = anthropicMessages(request.params);
     let result: ResponderResult;
-    try {
-      result = this.settings.responder({ customId: request.customId, model, provider: 'anthropic', endpoint: '/v1/messages', messages, body: request.params });
-    } catch (error) {
-      process.emitWarning(`Anthropic emulator: the responder threw for ${request.customId}: ${(error as Error).message}`);
-      result = { error: { status: 500, message: 'Internal server error', type: 'api_error' } };
+    const forced = this.settings.faults.requestError(request.customId, model, atMs);
+    if (forced) {
+      result = { error: { ...forced, message: forced.message ?? defaultErrorMessage(forced.status) } };
+    } else {
+      try {
+        result = this.settings.responder({ customId: request.customId, model, provider: 'anthropic', endpoint: '/v1/messages', messages, body: request.params });
+      } catch (error) {
+        process.emitWarning(`Anthropic emulator: the responder threw for ${request.customId}: ${(error as Error).message}`);
+        result = { error: { status: 500, message: 'Internal server error', type: 'api_error' } };
+      }
     }
     if (isResponderError(result)) {
       const { status, message, type } = result.error;
@@ -465,16 +544,35 @@ export async function startAnthropicEmulator(options: AnthropicEmulatorOptions =
     knownModels: options.knownModels,
     maxRequestsPerBatch: options.maxRequestsPerBatch ?? 100_000,
     resultsOrder: options.resultsOrder ?? 'input',
+    faults: new FaultRegistry('anthropic', options.faults),
   });
+  const faults = store.settings.faults;
   const maxBatchBytes = options.maxBatchBytes ?? 256 * 1024 * 1024;
   const requests: AnthropicRequestLogEntry[] = [];
 
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    const method = req.method ?? '';
     const requestId = randomId('req_011', 21);
     res.setHeader('request-id', requestId);
     const version = req.headers['anthropic-version'];
-    res.on('finish', () => requests.push({ method: req.method ?? '', path, status: res.statusCode, anthropicVersion: typeof version === 'string' ? version : null }));
+    const log = (status: number) => {
+      const entry: AnthropicRequestLogEntry = { method, path, status, anthropicVersion: typeof version === 'string' ? version : null };
+      const fault = responseTag(res);
+      requests.push(fault === undefined ? entry : { ...entry, fault });
+    };
+    res.on('finish', () => log(res.statusCode));
+    res.on('close', () => {
+      if (!res.writableFinished) log(res.headersSent ? res.statusCode : 0);
+    });
+    const fault = faults.http(method, path, store.settings.clock());
+    const run = () => serve(req, res, requestId);
+    if (fault) applyHttpFault(faults, fault.fault, req, res, run, () => sendFaultError(res, fault.fault, requestId));
+    else run();
+  });
+  server.keepAliveTimeout = 5_000;
+
+  function serve(req: IncomingMessage, res: ServerResponse, requestId: string): void {
     handle(store, req, res, { apiKey: options.apiKey, maxBatchBytes }).catch((error: unknown) => {
       const apiError =
         error instanceof AnthropicApiError
@@ -489,8 +587,7 @@ export async function startAnthropicEmulator(options: AnthropicEmulatorOptions =
         sendJson(res, apiError.status, { type: 'error', error: { type: apiError.type, message: apiError.message }, request_id: requestId });
       }
     });
-  });
-  server.keepAliveTimeout = 5_000;
+  }
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -506,12 +603,19 @@ export async function startAnthropicEmulator(options: AnthropicEmulatorOptions =
     state: {
       batches: store.batches,
       answered: store.answered,
+      billed: store.billed,
+      doubleBilled: () => [...store.billed].filter(([, n]) => n > 1).map(([id]) => id),
+      faults: faults.handles,
+      addFault: (fault) => faults.add(fault),
+      clearFaults: () => faults.clear(),
+      releaseBatch: (id) => store.releaseBatch(id),
       requests,
       advance: () => store.advanceAll(),
       batchObject: (id) => store.toApi(store.get(id)),
     },
     close: () =>
       new Promise<void>((resolve, reject) => {
+        faults.dispose();
         server.close((error) => (error ? reject(error) : resolve()));
         server.closeAllConnections();
       }),
@@ -561,13 +665,37 @@ async function handle(store: MessageBatchStore, req: IncomingMessage, res: Serve
     case 'GET batches/:id/results': {
       const lines = store.resultLines(id);
       const body = Buffer.from(lines.map((line) => line + '\n').join(''));
-      res.writeHead(200, { 'content-type': 'binary/octet-stream', 'content-length': body.length, 'content-disposition': `attachment; filename="${id}_results.jsonl"` });
-      res.end(body);
+      const fault = store.settings.faults.results(id, undefined, store.settings.clock());
+      serveResults(res, body, { 'content-type': 'binary/octet-stream', 'content-disposition': `attachment; filename="${id}_results.jsonl"` }, fault, alterResultLine);
       return;
     }
     default:
       throw new AnthropicApiError(404, 'not_found_error', 'Not Found');
   }
+}
+
+/** The error answer of an HTTP fault: Anthropic's envelope (529 overloaded_error, 429 rate_limit_error, ...). */
+function sendFaultError(res: ServerResponse, fault: HttpFault, requestId: string): void {
+  const status = fault.status!;
+  for (const [name, value] of Object.entries(faultHeaders(fault))) res.setHeader(name, value);
+  sendJson(res, status, { type: 'error', error: { type: fault.type ?? errorTypeFor(status), message: fault.message ?? defaultErrorMessage(status) }, request_id: requestId });
+}
+
+/** The second, different line of a `duplicate` fault: a new message id and changed text, or an errored result. */
+function alterResultLine(line: Record<string, unknown>): Record<string, unknown> {
+  const result = line.result as IndividualResult;
+  if (result.type === 'succeeded') {
+    const message = result.message as { id?: string; content?: { type: string; text?: string }[] };
+    message.id = randomId('msg_01', 22);
+    const text = message.content?.find((block) => block.type === 'text');
+    if (text) text.text = `[duplicate] ${text.text ?? ''}`;
+    else message.content = [{ type: 'text', text: '[duplicate]' }];
+  } else if (result.type === 'errored') {
+    result.error.error.message = `[duplicate] ${result.error.error.message}`;
+  } else {
+    line.result = { type: 'errored', error: { type: 'error', error: { type: 'api_error', message: `[duplicate] ${result.type} result` } } };
+  }
+  return line;
 }
 
 function tooLarge(): AnthropicApiError {

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { failErrors, FaultRegistry, type BatchPlan } from './faults.ts';
 import { ApiError, describeType, randomId } from './http.ts';
 import { chatMessages, estimateTokens, isResponderError, promptText, type Responder, type ResponderResult } from './responder.ts';
 
@@ -26,6 +27,8 @@ export interface StoreOptions {
   knownModels?: readonly string[];
   rejectUnknownInputFile: boolean;
   outputOrder: 'input' | 'reversed';
+  /** Lifecycle and request faults (default none). */
+  faults?: FaultRegistry;
 }
 
 export interface FileObject {
@@ -81,6 +84,8 @@ export interface StoredBatch {
   usage: { input: number; cached: number; output: number; reasoning: number };
   outputFileId: string | null;
   errorFileId: string | null;
+  /** A lifecycle fault applied to this batch. */
+  plan?: BatchPlan;
 }
 
 const seconds = (ms: number | undefined): number | null => (ms === undefined ? null : Math.floor(ms / 1000));
@@ -90,13 +95,19 @@ const TERMINAL = new Set<BatchStatus>(['failed', 'completed', 'expired', 'cancel
 export class BatchStore {
   readonly files = new Map<string, StoredFile>();
   readonly batches = new Map<string, StoredBatch>();
-  /** custom_id -> how many times the responder answered (billed) a request with that id, over all batches. */
+  /** custom_id -> how many times a request with that id was answered (successfully or not), over all batches. */
   readonly answered = new Map<string, number>();
+  /** custom_id -> how many times a request with that id was answered successfully (billed), over all batches. */
+  readonly billed = new Map<string, number>();
+  /** Output and error files: file id -> the batch and which file it is. */
+  readonly resultFiles = new Map<string, { batchId: string; file: 'output' | 'error' }>();
   readonly options: StoreOptions;
+  readonly faults: FaultRegistry;
   #seq = 0;
 
   constructor(options: StoreOptions) {
     this.options = options;
+    this.faults = options.faults ?? new FaultRegistry('openai');
   }
 
   // ---- files ---------------------------------------------------------------------------------------------------
@@ -168,8 +179,22 @@ export class BatchStore {
       outputFileId: null,
       errorFileId: null,
     };
+    const fault = this.faults.lifecycle(batch.id, now, true);
+    if (fault) batch.plan = { fault, attachedAt: now };
     this.batches.set(batch.id, batch);
     return batch;
+  }
+
+  /** Lets batches held by a `stuck` fault go on (the one given, or all); returns the ids released. */
+  releaseBatch(id?: string): string[] {
+    const released: string[] = [];
+    for (const batch of id === undefined ? this.batches.values() : [this.getBatch(id)]) {
+      if (batch.plan?.fault.kind === 'stuck' && batch.plan.releasedAt === undefined) {
+        batch.plan.releasedAt = this.options.clock();
+        released.push(batch.id);
+      }
+    }
+    return released;
   }
 
   /** The batch, advanced to the current time. */
@@ -208,14 +233,19 @@ export class BatchStore {
   /** Moves the batch through every transition that is due by now, answering the requests that are due. */
   advance(batch: StoredBatch, now = this.options.clock()): void {
     const { timing } = this.options;
-    const expires = batch.at.expires!;
+    if (!batch.plan && !TERMINAL.has(batch.status)) {
+      const fault = this.faults.lifecycle(batch.id, now, false);
+      if (fault) batch.plan = { fault, attachedAt: now };
+    }
+    const plan = batch.plan;
     for (;;) {
+      const expires = batch.at.expires!;
       switch (batch.status) {
         case 'validating': {
           const validated = batch.at.created! + timing.validatingMs;
           if (expires <= now && expires < validated) return this.#finish(batch, 'expired', expires);
           if (now < validated) return;
-          const { errors, requests } = this.#validate(batch);
+          const { errors, requests } = plan?.fault.kind === 'fail' ? { errors: failErrors(plan.fault), requests: [] } : this.#validate(batch);
           if (errors.length > 0) {
             batch.errors = errors;
             batch.status = 'failed';
@@ -231,24 +261,42 @@ export class BatchStore {
         case 'in_progress': {
           const start = batch.at.in_progress!;
           const end = start + timing.inProgressMs;
-          const limit = Math.min(now, expires);
           const total = batch.requests.length;
-          while (batch.processed < total) {
-            const due = start + (timing.inProgressMs * (batch.processed + 1)) / total;
-            if (due > limit) break;
-            this.#answer(batch, batch.requests[batch.processed], due);
+          const due = (count: number) => start + (timing.inProgressMs * count) / total;
+          // An expire or cancel fault strikes once `limit` requests are answered.
+          if (plan && (plan.fault.kind === 'expire' || plan.fault.kind === 'cancel') && plan.limit === undefined) {
+            plan.limit = Math.min(total, plan.fault.answered ?? Math.floor(total / 2));
+            plan.strikeAt = Math.max(due(plan.limit), plan.attachedAt);
+            if (plan.fault.kind === 'expire' && plan.limit < total) batch.at.expires = Math.min(expires, plan.strikeAt);
+          }
+          const expiry = batch.at.expires!;
+          const limit = Math.min(now, expiry);
+          const cap = plan?.limit ?? total;
+          while (batch.processed < cap) {
+            const at = due(batch.processed + 1);
+            if (at > limit) break;
+            this.#answer(batch, batch.requests[batch.processed], at);
             batch.processed++;
           }
-          if (end <= limit) {
+          if (plan?.fault.kind === 'cancel' && plan.limit! < total && plan.strikeAt! <= limit) {
+            batch.status = 'cancelling';
+            batch.at.cancelling = plan.strikeAt;
+            break;
+          }
+          if (batch.processed === total && end <= limit) {
             batch.status = 'finalizing';
             batch.at.finalizing = end;
             break;
           }
-          if (expires <= now) return this.#finish(batch, 'expired', expires);
+          if (expiry <= now) return this.#finish(batch, 'expired', expiry);
           return;
         }
         case 'finalizing': {
-          const done = batch.at.finalizing! + timing.finalizingMs;
+          let done = batch.at.finalizing! + timing.finalizingMs;
+          if (plan?.fault.kind === 'stuck') {
+            if (plan.releasedAt === undefined) return;
+            done = Math.max(done, plan.releasedAt);
+          }
           if (now < done) return;
           return this.#finish(batch, 'completed', done);
         }
@@ -278,7 +326,9 @@ export class BatchStore {
       if (lines.length === 0) return null;
       const ordered = this.options.outputOrder === 'reversed' ? [...lines].reverse() : lines;
       const content = Buffer.from(ordered.join('\n') + '\n');
-      return this.addFile(`batch_${batch.id}_${kind}.jsonl`, 'batch_output', content, atMs).object.id;
+      const id = this.addFile(`batch_${batch.id}_${kind}.jsonl`, 'batch_output', content, atMs).object.id;
+      this.resultFiles.set(id, { batchId: batch.id, file: kind });
+      return id;
     };
     batch.outputFileId = write(batch.outputLines, 'output');
     batch.errorFileId = write(batch.errorLines, 'error');
@@ -325,11 +375,17 @@ export class BatchStore {
     this.answered.set(request.customId, (this.answered.get(request.customId) ?? 0) + 1);
     const model = String(request.body.model);
     let result: ResponderResult;
-    try {
-      result = this.options.responder({ customId: request.customId, model, provider: 'openai', endpoint: batch.endpoint, messages: chatMessages(request.body), body: request.body });
-    } catch (error) {
-      process.emitWarning(`OpenAI emulator: the responder threw for ${request.customId}: ${(error as Error).message}`);
-      result = { error: { status: 500, message: 'The server had an error while processing your request. Sorry about that!', type: 'server_error' } };
+    const forced = this.faults.requestError(request.customId, model, atMs);
+    if (forced) {
+      const rateLimit = forced.status === 429 ? { type: 'requests', code: 'rate_limit_exceeded' } : {};
+      result = { error: { ...rateLimit, ...forced, message: forced.message ?? defaultRequestErrorMessage(forced.status) } };
+    } else {
+      try {
+        result = this.options.responder({ customId: request.customId, model, provider: 'openai', endpoint: batch.endpoint, messages: chatMessages(request.body), body: request.body });
+      } catch (error) {
+        process.emitWarning(`OpenAI emulator: the responder threw for ${request.customId}: ${(error as Error).message}`);
+        result = { error: { status: 500, message: 'The server had an error while processing your request. Sorry about that!', type: 'server_error' } };
+      }
     }
     const requestId = `req_${randomBytes(16).toString('hex')}`;
     const id = randomId('batch_req_', 32);
@@ -347,6 +403,7 @@ export class BatchStore {
     batch.usage.reasoning += built.usage.reasoning;
     batch.outputLines.push(JSON.stringify({ id, custom_id: request.customId, response: { status_code: 200, request_id: requestId, body: built.body }, error: null }));
     batch.counts.completed++;
+    this.billed.set(request.customId, (this.billed.get(request.customId) ?? 0) + 1);
   }
 
   // ---- wire format ---------------------------------------------------------------------------------------------
@@ -389,6 +446,16 @@ export class BatchStore {
         : {}),
     };
   }
+}
+
+/** OpenAI's message for an error status, for faults that give none. */
+export function defaultRequestErrorMessage(status: number, retryAfter: number | null = null): string {
+  if (status === 429) {
+    return `Rate limit reached for requests per min (RPM): Limit 60, Used 60, Requested 1.${retryAfter === null ? '' : ` Please try again in ${retryAfter}s.`} Visit https://platform.openai.com/account/rate-limits to learn more.`;
+  }
+  if (status === 503) return 'The server is overloaded or not ready yet.';
+  if (status >= 500) return 'The server had an error while processing your request. Sorry about that!';
+  return `Emulated error ${status}.`;
 }
 
 // ---- validation helpers --------------------------------------------------------------------------------------------

@@ -1,19 +1,22 @@
 /**
  * The emulators as a standalone server:
  *   node test/emulator/main.ts [--provider openai|anthropic|both] [--port N] [--anthropic-port N] [--host H]
- *                              [--script file.yaml] [--instant] [--in-progress-ms N] [--expire-after-ms N]
+ *                              [--script file.yaml] [--faults file.yaml] [--instant] [--in-progress-ms N]
+ *                              [--expire-after-ms N]
  *                              [--validating-ms N] [--finalizing-ms N] [--cancelling-ms N]   (OpenAI)
  *                              [--canceling-ms N]                                            (Anthropic)
  * --provider openai (the default) serves OpenAI's Files and Batch APIs on --port; anthropic serves Anthropic's
  * Message Batches API on --port; both serves OpenAI on --port and Anthropic on --anthropic-port (default any free
- * port). --anthropic-port alone means both. The script, --instant and the timings apply to every server started.
+ * port). --anthropic-port alone means both. The script, the faults, --instant and the timings apply to every server
+ * started (with both, every fault in the file must suit both providers).
  */
 import { parseArgs } from 'node:util';
 import { startAnthropicEmulator } from './anthropic-emulator.ts';
+import { loadFaults } from './faults.ts';
 import { startOpenAIEmulator } from './openai-emulator.ts';
 
 const USAGE = `usage: node test/emulator/main.ts [--provider openai|anthropic|both] [--port N] [--anthropic-port N] [--host H]
-                                  [--script file.yaml] [--instant] [--in-progress-ms N] [--expire-after-ms N]
+                                  [--script file.yaml] [--faults file.yaml] [--instant] [--in-progress-ms N] [--expire-after-ms N]
                                   [--validating-ms N] [--finalizing-ms N] [--cancelling-ms N]   (OpenAI)
                                   [--canceling-ms N]                                            (Anthropic)`;
 
@@ -27,6 +30,7 @@ async function main(): Promise<void> {
         'anthropic-port': { type: 'string' },
         host: { type: 'string' },
         script: { type: 'string' },
+        faults: { type: 'string' },
         instant: { type: 'boolean' },
         'validating-ms': { type: 'string' },
         'in-progress-ms': { type: 'string' },
@@ -64,6 +68,7 @@ async function main(): Promise<void> {
     if (provider !== 'anthropic') {
       const emulator = await startOpenAIEmulator({
         ...common,
+        faults: values.faults === undefined ? undefined : loadFaults(values.faults, 'openai'),
         port: number('port') ?? 0,
         validatingMs: number('validating-ms'),
         finalizingMs: number('finalizing-ms'),
@@ -71,7 +76,7 @@ async function main(): Promise<void> {
       });
       closers.push(emulator.close);
       console.log(`OpenAI emulator listening on ${emulator.url}`);
-      console.log(`${values.script ? `Answers scripted by ${values.script}` : 'Answers from the default responder'}${values.instant ? ', batches complete instantly' : ''}.`);
+      console.log(`${values.script ? `Answers scripted by ${values.script}` : 'Answers from the default responder'}${values.instant ? ', batches complete instantly' : ''}${values.faults ? `, faults from ${values.faults}` : ''}.`);
       console.log('Point batch-evals at it with:');
       console.log(`  OPENAI_API_KEY=emulator npm run cli -- run <config.yaml> --openai-base-url ${emulator.url}`);
       console.log('or, for any OpenAI SDK: OPENAI_API_KEY=emulator OPENAI_BASE_URL=' + emulator.url);
@@ -79,12 +84,13 @@ async function main(): Promise<void> {
     if (provider !== 'openai') {
       const emulator = await startAnthropicEmulator({
         ...common,
+        faults: values.faults === undefined ? undefined : loadFaults(values.faults, 'anthropic'),
         port: (provider === 'both' ? number('anthropic-port') : number('port')) ?? 0,
         cancelingMs: number('canceling-ms'),
       });
       closers.push(emulator.close);
       console.log(`Anthropic emulator listening on ${emulator.url}`);
-      console.log(`${values.script ? `Answers scripted by ${values.script}` : 'Answers from the default responder'}${values.instant ? ', batches end instantly' : ''}.`);
+      console.log(`${values.script ? `Answers scripted by ${values.script}` : 'Answers from the default responder'}${values.instant ? ', batches end instantly' : ''}${values.faults ? `, faults from ${values.faults}` : ''}.`);
       console.log('Point any Anthropic SDK at it with: ANTHROPIC_API_KEY=emulator ANTHROPIC_BASE_URL=' + emulator.url);
     }
   } catch (error) {

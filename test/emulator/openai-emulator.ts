@@ -5,14 +5,16 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { BatchStore, FILE_PURPOSES, type StoredBatch, type StoredFile } from './batch-store.ts';
-import { ApiError, readBody, readJsonObject, sendError, sendJson } from './http.ts';
+import { BatchStore, defaultRequestErrorMessage, FILE_PURPOSES, type StoredBatch, type StoredFile } from './batch-store.ts';
+import { applyHttpFault, faultHeaders, FaultRegistry, responseTag, serveResults, type Fault, type FaultHandle, type HttpFault } from './faults.ts';
+import { ApiError, randomId, readBody, readJsonObject, sendError, sendJson } from './http.ts';
 import { MultipartError, multipartBoundary, parseMultipart } from './multipart.ts';
 import { defaultResponder, loadScript, scriptedResponder, type Responder, type Script, type ScriptRule } from './responder.ts';
 
 export { defaultResponder, loadScript, parseScript, scriptedResponder } from './responder.ts';
 export type { Responder, ResponderError, ResponderMessage, ResponderReply, ResponderRequest, ResponderResult, Script, ScriptRule } from './responder.ts';
 export type { BatchError, BatchStatus, FileObject, StoredBatch, StoredFile } from './batch-store.ts';
+export type { Fault, FaultHandle, FaultSchedule, HttpFault, LifecycleFault, RequestFault, ResultsFault } from './faults.ts';
 
 export interface OpenAIEmulatorOptions {
   /** Default 0 (any free port). */
@@ -46,20 +48,36 @@ export interface OpenAIEmulatorOptions {
   rejectUnknownInputFile?: boolean;
   /** The real API does not promise output lines in input order; 'reversed' helps prove a client joins on custom_id. */
   outputOrder?: 'input' | 'reversed';
+  /** Faults to inject, each on its schedule (more with `state.addFault`). See README.md, "Faults". */
+  faults?: Fault[];
 }
 
 export interface RequestLogEntry {
   method: string;
   path: string;
+  /** 0 when no answer was sent (a dropped connection, or a client that left before a delayed answer). */
   status: number;
+  /** Set when a fault hit the request: the HTTP fault's status, 'drop' or 'delay'; or 'truncate', 'malformed', 'duplicate'. */
+  fault?: string;
 }
 
 /** The emulator's memory, for tests to inspect. */
 export interface EmulatorState {
   files: Map<string, StoredFile>;
   batches: Map<string, StoredBatch>;
-  /** custom_id -> how many times a request with that id was answered (billed), over all batches. */
+  /** custom_id -> how many times a request with that id was answered, successfully or with an error, over all batches. */
   answered: Map<string, number>;
+  /** custom_id -> how many times a request with that id was answered successfully (billed), over all batches. */
+  billed: Map<string, number>;
+  /** The custom_ids billed more than once, in the order they were first billed. */
+  doubleBilled(): string[];
+  /** The faults in force, in order (the first that applies to an occurrence wins), with their counters. */
+  faults: readonly FaultHandle[];
+  /** Adds a fault at the end of the list; returns its handle (counters, `remove()`). Throws on a malformed fault. */
+  addFault<F extends Fault>(fault: F): FaultHandle<F>;
+  clearFaults(): void;
+  /** Lets batches held `finalizing` by a `stuck` fault complete (the one given, or all); returns the ids released. */
+  releaseBatch(id?: string): string[];
   /** Every HTTP request served, in order. */
   requests: RequestLogEntry[];
   /** Advances every batch to the current clock (reads through the API do this for the batches they touch). */
@@ -100,27 +118,43 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}): 
     knownModels: options.knownModels,
     rejectUnknownInputFile: options.rejectUnknownInputFile ?? false,
     outputOrder: options.outputOrder ?? 'input',
+    faults: new FaultRegistry('openai', options.faults),
   });
+  const faults = store.faults;
+  const clock = options.clock ?? Date.now;
   const requests: RequestLogEntry[] = [];
 
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    const method = req.method ?? '';
     res.setHeader('x-request-id', `req_${randomBytes(16).toString('hex')}`);
-    res.on('finish', () => requests.push({ method: req.method ?? '', path, status: res.statusCode }));
-    handle(store, req, res).catch((error: unknown) => {
-      const apiError =
-        error instanceof ApiError
-          ? error
-          : error instanceof MultipartError
-            ? new ApiError(400, `Could not parse multipart form: ${error.message}`)
-            : (console.error('OpenAI emulator: internal error', error), new ApiError(500, 'The server had an error while processing your request. Sorry about that!'));
-      if (res.headersSent) res.destroy();
-      else {
-        // Drain what the client is still sending, so it reads the answer instead of a reset connection.
-        req.resume();
-        sendError(res, apiError);
-      }
+    const log = (status: number) => {
+      const fault = responseTag(res);
+      requests.push(fault === undefined ? { method, path, status } : { method, path, status, fault });
+    };
+    res.on('finish', () => log(res.statusCode));
+    res.on('close', () => {
+      if (!res.writableFinished) log(res.headersSent ? res.statusCode : 0);
     });
+    const run = () => {
+      handle(store, req, res).catch((error: unknown) => {
+        const apiError =
+          error instanceof ApiError
+            ? error
+            : error instanceof MultipartError
+              ? new ApiError(400, `Could not parse multipart form: ${error.message}`)
+              : (console.error('OpenAI emulator: internal error', error), new ApiError(500, 'The server had an error while processing your request. Sorry about that!'));
+        if (res.headersSent) res.destroy();
+        else {
+          // Drain what the client is still sending, so it reads the answer instead of a reset connection.
+          req.resume();
+          sendError(res, apiError);
+        }
+      });
+    };
+    const fault = faults.http(method, path, clock());
+    if (fault) applyHttpFault(faults, fault.fault, req, res, run, () => sendFaultError(res, fault.fault));
+    else run();
   });
   server.keepAliveTimeout = 5_000;
 
@@ -138,12 +172,19 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}): 
       files: store.files,
       batches: store.batches,
       answered: store.answered,
+      billed: store.billed,
+      doubleBilled: () => [...store.billed].filter(([, n]) => n > 1).map(([id]) => id),
+      faults: faults.handles,
+      addFault: (fault) => faults.add(fault),
+      clearFaults: () => faults.clear(),
+      releaseBatch: (id) => store.releaseBatch(id),
       requests,
       advance: () => store.advanceAll(),
       batchObject: (id) => store.toApi(store.getBatch(id)),
     },
     close: () =>
       new Promise<void>((resolve, reject) => {
+        faults.dispose();
         server.close((error) => (error ? reject(error) : resolve()));
         server.closeAllConnections();
       }),
@@ -174,8 +215,9 @@ async function handle(store: BatchStore, req: IncomingMessage, res: ServerRespon
       return sendJson(res, 200, { id, object: 'file', deleted: true });
     case 'GET /v1/files/:id/content': {
       const { content } = store.getFile(id);
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': content.length });
-      res.end(content);
+      const origin = store.resultFiles.get(id);
+      const fault = origin && store.faults.results(origin.batchId, origin.file, store.options.clock());
+      serveResults(res, content, { 'content-type': 'application/octet-stream' }, fault, alterOutputLine);
       return;
     }
     case 'POST /v1/batches':
@@ -193,6 +235,42 @@ async function handle(store: BatchStore, req: IncomingMessage, res: ServerRespon
     default:
       throw new ApiError(404, `Invalid URL (${method} ${url.pathname})`);
   }
+}
+
+/** The error answer of an HTTP fault: OpenAI's envelope, with the fault's retry headers. */
+function sendFaultError(res: ServerResponse, fault: HttpFault): void {
+  const status = fault.status!;
+  const headers = faultHeaders(fault);
+  const retryAfter = headers['retry-after'] === undefined ? null : Number(headers['retry-after']);
+  const message = fault.message ?? defaultRequestErrorMessage(status, retryAfter);
+  const type = fault.type ?? (status === 429 ? 'requests' : status >= 500 ? 'server_error' : 'invalid_request_error');
+  const code = fault.code !== undefined ? fault.code : status === 429 ? 'rate_limit_exceeded' : null;
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  sendError(res, new ApiError(status, message, { type, code }));
+}
+
+/** The second, different line of a `duplicate` fault: new ids, and the answer or the error message changed. */
+function alterOutputLine(line: Record<string, unknown>): Record<string, unknown> {
+  line.id = randomId('batch_req_', 32);
+  const response = line.response as { request_id?: string; body?: Record<string, unknown> } | null;
+  if (response) {
+    response.request_id = `req_${randomBytes(16).toString('hex')}`;
+    const body = response.body ?? {};
+    if (Array.isArray(body.choices)) {
+      body.id = randomId('chatcmpl-', 29);
+      for (const choice of body.choices as { message?: { content?: unknown } }[]) {
+        if (choice.message) choice.message.content = `[duplicate] ${String(choice.message.content ?? '')}`;
+      }
+    } else if (Array.isArray(body.data)) {
+      for (const item of body.data as { embedding?: unknown }[]) if (Array.isArray(item.embedding)) item.embedding = item.embedding.map((x: number) => -x);
+    } else if (body.error && typeof body.error === 'object') {
+      const error = body.error as { message?: unknown };
+      error.message = `[duplicate] ${String(error.message ?? '')}`;
+    }
+  }
+  const error = line.error as { message?: unknown } | null;
+  if (error) error.message = `[duplicate] ${String(error.message ?? '')}`;
+  return line;
 }
 
 function decodeSegment(segment: string): string {

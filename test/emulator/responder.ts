@@ -55,7 +55,10 @@ export interface ResponderError {
 
 export type ResponderResult = ResponderReply | ResponderError;
 
-/** Must be synchronous and deterministic: the emulator calls it exactly once per request it answers. */
+/**
+ * Must be synchronous and deterministic (given what it was asked before): the emulator calls it exactly once per
+ * request it answers. A scripted responder with `failTimes` rules counts the answers per custom_id.
+ */
 export type Responder = (request: ResponderRequest) => ResponderResult;
 
 export function isResponderError(result: ResponderResult): result is ResponderError {
@@ -163,17 +166,24 @@ export interface ScriptRule {
   usage?: ResponderUsage;
   /** Answer this request with an error instead of a reply. */
   error?: { status: number; message?: string; code?: string | null; type?: string; param?: string | null };
+  /**
+   * With `error`: the error only for the first `failTimes` requests of each custom_id this rule matches (over all
+   * batches); after that the rule is passed over, so a later batch with the same custom_id gets the next rule's answer.
+   */
+  failTimes?: number;
 }
 
 export interface Script {
   rules: ScriptRule[];
 }
 
-const RULE_KEYS = new Set(['model', 'customId', 'match', 'reply', 'finishReason', 'usage', 'error']);
+const RULE_KEYS = new Set(['model', 'customId', 'match', 'reply', 'finishReason', 'usage', 'error', 'failTimes']);
 
 /** A responder that answers with the first rule that matches, and with `fallback` when none does. */
 export function scriptedResponder(script: Script | ScriptRule[], fallback: Responder = defaultResponder): Responder {
   const rules = compileRules(Array.isArray(script) ? script : script.rules);
+  /** Per rule with failTimes: custom_id -> errors given so far. */
+  const failures = new Map<CompiledRule, Map<string, number>>();
   return (request) => {
     const message = lastUserText(requestMessages(request));
     for (const rule of rules) {
@@ -186,6 +196,13 @@ export function scriptedResponder(script: Script | ScriptRule[], fallback: Respo
         if (!groups) continue;
       }
       const source = rule.source;
+      if (source.failTimes !== undefined) {
+        const given = failures.get(rule) ?? new Map<string, number>();
+        failures.set(rule, given);
+        const count = given.get(request.customId) ?? 0;
+        if (count >= source.failTimes) continue;
+        given.set(request.customId, count + 1);
+      }
       if (source.error) {
         const status = source.error.status;
         return {
@@ -230,6 +247,10 @@ function compileRules(rules: ScriptRule[]): CompiledRule[] {
     if (rule.error !== undefined) {
       const status = rule.error?.status;
       if (!Number.isInteger(status) || status < 400 || status > 599) throw new Error(`${where}: "error.status" must be an HTTP status from 400 to 599`);
+    }
+    if (rule.failTimes !== undefined) {
+      if (rule.error === undefined) throw new Error(`${where}: "failTimes" goes with "error"`);
+      if (!Number.isInteger(rule.failTimes) || rule.failTimes < 1) throw new Error(`${where}: "failTimes" must be a positive integer`);
     }
     return {
       source: rule,
