@@ -141,7 +141,7 @@ describe('waitForBatches', () => {
 
     expect(time.sleeps).toEqual([]);
     expect(run.status?.providerStatus).toBe('validating');
-    expect(infos()).toContain('max-wait reached after 0s: 1 batch(es) still running, left pending');
+    expect(infos()).toContain('1 batch(es) submitted and left pending for a later resume job');
   });
 
   it('a status read that throws is logged as a warning and asked again next round, not fatal', async () => {
