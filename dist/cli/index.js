@@ -16751,7 +16751,7 @@ __webpack_unused_export__ = errors.YAMLError;
 __webpack_unused_export__ = errors.YAMLParseError;
 __webpack_unused_export__ = errors.YAMLWarning;
 __webpack_unused_export__ = Alias.Alias;
-__webpack_unused_export__ = identity.isAlias;
+exports.Vj = identity.isAlias;
 __webpack_unused_export__ = identity.isCollection;
 __webpack_unused_export__ = identity.isDocument;
 exports.jh = identity.isMap;
@@ -16771,7 +16771,7 @@ exports.qg = publicApi.parse;
 __webpack_unused_export__ = publicApi.parseAllDocuments;
 exports.Tp = publicApi.parseDocument;
 __webpack_unused_export__ = publicApi.stringify;
-__webpack_unused_export__ = visit.visit;
+exports.YR = visit.visit;
 __webpack_unused_export__ = visit.visitAsync;
 
 
@@ -54172,7 +54172,7 @@ class OpenAIBatchProvider {
                 input_file_id: upload.id,
                 endpoint: ENDPOINT,
                 completion_window: '24h',
-                metadata: openaiMetadata(metadata),
+                metadata: openaiMetadata({ ...metadata, model: requests[0]?.model }),
             });
             return { provider: 'openai', batchId: batch.id, requestCount: file.lines, submittedAt: new Date(batch.created_at * 1000).toISOString() };
         }
@@ -54182,6 +54182,7 @@ class OpenAIBatchProvider {
     }
     async status(handle) {
         const batch = await this.#client.batches.retrieve(handle.batchId);
+        const lineErrors = (batch.errors?.data ?? []).flatMap((e) => (e.line != null ? [{ line: e.line, message: [e.code, e.message].filter(Boolean).join(': ') }] : []));
         const counts = batch.request_counts ?? { total: handle.requestCount, completed: 0, failed: 0 };
         return {
             phase: RUNNING.has(batch.status) ? 'running' : 'ended',
@@ -54190,6 +54191,7 @@ class OpenAIBatchProvider {
             completed: counts.completed,
             failed: counts.failed,
             errors: (batch.errors?.data ?? []).map((e) => [e.line != null ? `line ${e.line}` : '', e.code, e.message].filter(Boolean).join(': ')),
+            ...(lineErrors.length ? { lineErrors } : {}),
         };
     }
     async *results(handle) {
@@ -54206,6 +54208,25 @@ class OpenAIBatchProvider {
                     this.#log.warning(`openai: skipped an unreadable line in ${fileId}: ${line.slice(0, 120)}`);
             }
         }
+    }
+    async findRunning(repo, limit = 500) {
+        const found = [];
+        let seen = 0;
+        for await (const batch of this.#client.batches.list({ limit: 100 })) {
+            if (++seen > limit)
+                break;
+            const metadata = (batch.metadata ?? {});
+            // A batch being cancelled (a superseded commit's, or by hand) is not a run to resume.
+            if (metadata.tool !== 'batch-evals' || metadata.repo !== repo || !RUNNING.has(batch.status) || batch.status === 'cancelling')
+                continue;
+            const model = metadata.model ?? '';
+            found.push({
+                handle: { provider: 'openai', batchId: batch.id, requestCount: batch.request_counts?.total ?? 0, submittedAt: new Date(batch.created_at * 1000).toISOString() },
+                model,
+                metadata,
+            });
+        }
+        return found;
     }
     async cancel(handle) {
         await this.#client.batches.cancel(handle.batchId);
@@ -54364,6 +54385,8 @@ async function waitForBatches(runs, options, log) {
         await Promise.all(running.map(async (run) => {
             try {
                 run.status = await run.provider.status(run.handle);
+                if (run.status.phase === 'ended')
+                    run.endedAt ??= new Date(now()).toISOString();
                 const s = run.status;
                 log.info(`${label(run)}: ${s.providerStatus}, ${s.completed + s.failed}/${s.total} done (${s.failed} failed), ${formatDuration(now() - started)} elapsed`);
             }
@@ -54375,7 +54398,11 @@ async function waitForBatches(runs, options, log) {
             return;
         const left = options.deadline - now();
         if (left <= 0) {
-            log.info(`max-wait reached after ${formatDuration(now() - started)}: ${runs.filter((r) => r.handle && r.status?.phase !== 'ended').length} batch(es) still running, left pending`);
+            const running = runs.filter((r) => r.handle && r.status?.phase !== 'ended').length;
+            if (options.deadline <= started)
+                log.info(`${running} batch(es) submitted and left pending for a later resume job`);
+            else
+                log.info(`max-wait reached after ${formatDuration(now() - started)}: ${running} batch(es) still running, left pending`);
             return;
         }
         await sleep(Math.min(interval, left));
@@ -54417,7 +54444,8 @@ async function streamResults(runs, log, onResult) {
     }
 }
 function label(run) {
-    return `${run.batch.provider}:${run.batch.model}`;
+    const part = run.batch.part ? ` (part ${run.batch.part.index} of ${run.batch.part.of})` : '';
+    return `${run.batch.provider}:${run.batch.model}${part}`;
 }
 function formatDuration(ms) {
     const s = Math.round(ms / 1000);
@@ -54484,13 +54512,39 @@ function resolveRef(ref, baseDir) {
     const path = ref.slice(FILE_PREFIX.length);
     return (0,external_node_path_.isAbsolute)(path) ? path : (0,external_node_path_.resolve)(baseDir, path);
 }
-function readReferenced(path, from, keyPath) {
+let referenceRoot;
+/**
+ * Runs `load` (synchronous, e.g. loadSuite) with `file://` references confined to the directory `root`: naming a
+ * file outside it is a ConfigError whose issue carries `outsideFile`, and the file is not read.
+ */
+function confineReferences(root, load) {
+    const previous = referenceRoot;
+    referenceRoot = resolve(root);
     try {
+        return load();
+    }
+    finally {
+        referenceRoot = previous;
+    }
+}
+function readReferenced(path, from, keyPath) {
+    if (referenceRoot !== undefined) {
+        const rel = (0,external_node_path_.relative)(referenceRoot, (0,external_node_path_.resolve)(path));
+        if (rel === '' || rel === '..' || rel.startsWith(`..${external_node_path_.sep}`) || (0,external_node_path_.isAbsolute)(rel)) {
+            throw new ConfigError([{ message: `cannot read ${path}: it is outside ${referenceRoot}`, location: from, keyPath, outsideFile: path }]);
+        }
+    }
+    try {
+        // Only regular files: reading a device (/dev/zero), a FIFO or a socket never ends or never returns.
+        const stats = (0,external_node_fs_.statSync)(path);
+        if (!stats.isFile())
+            throw new Error(stats.isDirectory() ? 'it is a directory' : 'it is not a regular file');
         return (0,external_node_fs_.readFileSync)(path, 'utf8');
     }
     catch (err) {
-        const reason = err.code === 'ENOENT' ? 'file not found' : err.message;
-        throw new ConfigError([{ message: `cannot read ${path}: ${reason}`, location: from, keyPath }]);
+        const missing = err.code === 'ENOENT';
+        const reason = missing ? 'file not found' : err.message;
+        throw new ConfigError([{ message: `cannot read ${path}: ${reason}`, location: from, keyPath, ...(missing ? { missingFile: path } : {}) }]);
     }
 }
 function extensionOf(path) {
@@ -54528,9 +54582,16 @@ function parseYaml(text, file) {
     }
     let value;
     try {
+        const recursive = recursiveAlias(doc);
+        if (recursive) {
+            const message = `invalid YAML: the alias *${recursive.source} is inside the node anchored &${recursive.source}, which would make endless (recursive) data`;
+            throw new ConfigError([{ message, location: at(recursive.range?.[0] ?? 0) }]);
+        }
         value = doc.toJS({ maxAliasCount: 1000 });
     }
     catch (err) {
+        if (err instanceof ConfigError)
+            throw err;
         throw new ConfigError([{ message: `invalid YAML: ${err.message}`, location: at(0) }]);
     }
     return {
@@ -54542,6 +54603,30 @@ function parseYaml(text, file) {
             return at((key ?? nearestNode(doc, path))?.range?.[0] ?? 0);
         },
     };
+}
+/**
+ * An alias written inside the node it refers to (`&a [*a]`): the YAML library resolves it to a JS value that
+ * contains itself, which no later walk over the config survives. An alias refers to the last anchor of its name
+ * before it, in document order, as the library resolves it.
+ */
+function recursiveAlias(doc) {
+    const anchored = new Map();
+    let found;
+    (0,dist/* visit */.YR)(doc, (_key, node) => {
+        if ((0,dist/* isAlias */.Vj)(node)) {
+            const target = anchored.get(node.source);
+            const at = node.range?.[0];
+            if (target?.range && at !== undefined && at >= target.range[0] && at < target.range[2]) {
+                found = node;
+                return dist/* visit */.YR.BREAK;
+            }
+        }
+        else if ((0,dist/* isNode */.Ll)(node) && node.anchor) {
+            anchored.set(node.anchor, node);
+        }
+        return undefined;
+    });
+    return found;
 }
 function firstLine(message) {
     return message.split('\n')[0];
@@ -56852,7 +56937,7 @@ var ajv = __nccwpck_require__(2463);
 
 /**
  * JSON Schema of the eval YAML: the promptfoo subset batch-evals runs, plus its own keys (`threshold`,
- * `pricing`). `npm run build` writes it to schema/batch-evals.schema.json for editors.
+ * `pricing`, `batch`). `npm run build` writes it to schema/batch-evals.schema.json for editors.
  */
 const assertionTypes = SUPPORTED_ASSERTIONS.flatMap((t) => [t, `not-${t}`]);
 const stringMap = { type: 'object', additionalProperties: true };
@@ -56887,6 +56972,19 @@ const schema = {
             minimum: 0,
             maximum: 1,
             description: 'batch-evals: the minimum pass rate (0..1) for the run to pass; the action input min-pass-rate wins.',
+        },
+        batch: {
+            type: 'object',
+            description: 'batch-evals: how requests are split into provider batches. Past these, or the provider limits, a model gets several batches.',
+            additionalProperties: false,
+            properties: {
+                maxRequests: { type: 'integer', minimum: 1, description: 'Requests per batch (the provider limit wins when lower: OpenAI 50,000, Anthropic 100,000).' },
+                maxEnqueuedTokens: {
+                    description: 'Estimated input tokens per batch, for all models or per model: OpenAI fails a batch past the enqueued-token limit of the organisation (token_limit_exceeded).',
+                    oneOf: [{ type: 'integer', minimum: 1 }, { type: 'object', additionalProperties: { type: 'integer', minimum: 1 } }],
+                },
+                maxRetries: { type: 'integer', minimum: 0, description: 'Rounds of retries for requests that failed for a retryable reason (the action input max-retries wins).' },
+            },
         },
         pricing: {
             type: 'object',
@@ -57347,6 +57445,7 @@ function loadSuite(path) {
             tests,
             threshold: config.threshold,
             pricing: config.pricing ?? {},
+            batch: config.batch ?? {},
         },
         warnings,
     };
@@ -57511,6 +57610,61 @@ function describe(test, vars) {
     return text.length > 80 ? `${text.slice(0, 77)}...` : text || '(no vars)';
 }
 
+;// CONCATENATED MODULE: ./src/plan/split.ts
+/** The providers' documented limits per batch. */
+const PROVIDER_LIMITS = {
+    openai: { maxRequests: 50_000, maxBytes: 200 * 1024 * 1024 },
+    anthropic: { maxRequests: 100_000, maxBytes: 256 * 1024 * 1024 },
+};
+/** Room for what the estimate does not see: the line's envelope, escaping, the default max_tokens. */
+const BYTES_MARGIN = 0.95;
+/**
+ * Splits each model's requests into as many batches as its limits need: the provider's request and size
+ * limits, and the suite's own `batch:` caps (requests, estimated input tokens). One batch keeps its key; the
+ * parts of a split one are `key#1`, `key#2`…, so a resumed plan finds each part again.
+ */
+function splitBatches(batches, options = {}, providerLimits = PROVIDER_LIMITS) {
+    return batches.flatMap((batch) => {
+        const limits = providerLimits[batch.provider];
+        const maxRequests = Math.min(limits.maxRequests, options.maxRequests ?? Infinity);
+        const maxBytes = limits.maxBytes * BYTES_MARGIN;
+        const maxTokens = typeof options.maxEnqueuedTokens === 'number' ? options.maxEnqueuedTokens : (options.maxEnqueuedTokens?.[batch.model] ?? Infinity);
+        const parts = [];
+        let current = [];
+        let bytes = 0;
+        let tokens = 0;
+        for (const request of batch.requests) {
+            const size = requestBytes(request);
+            const estimate = estimateTokens(request);
+            if (current.length > 0 && (current.length + 1 > maxRequests || bytes + size > maxBytes || tokens + estimate > maxTokens)) {
+                parts.push(current);
+                current = [];
+                bytes = 0;
+                tokens = 0;
+            }
+            current.push(request);
+            bytes += size;
+            tokens += estimate;
+        }
+        if (current.length)
+            parts.push(current);
+        if (parts.length <= 1)
+            return [batch];
+        return parts.map((requests, i) => ({ ...batch, key: `${batch.key}#${i + 1}`, part: { index: i + 1, of: parts.length }, requests }));
+    });
+}
+/** The request's size on the wire, near enough: its messages and params as JSON, plus the line's envelope. */
+function requestBytes(request) {
+    return Buffer.byteLength(JSON.stringify(request.messages)) + Buffer.byteLength(JSON.stringify(request.params)) + request.model.length + 160;
+}
+/** Input tokens, estimated at four characters a token (English text; an estimate, not a tokenizer). */
+function estimateTokens(request) {
+    let chars = 0;
+    for (const m of request.messages)
+        chars += m.content.length;
+    return Math.ceil(chars / 4) + 4 * request.messages.length;
+}
+
 ;// CONCATENATED MODULE: ./src/cost/prices.ts
 const PRICES_CHECKED = '2026-11';
 const BATCH_DISCOUNT = 0.5;
@@ -57584,47 +57738,167 @@ function code(text, maxChars = 120) {
 ;// CONCATENATED MODULE: ./src/report/markdown.ts
 
 
-/** The run as markdown: headline, a row per model, failures collapsed, then the batches. */
+
+/**
+ * The run as markdown: headline, a row per model, the regressions and fixes against the baseline, the cases
+ * where models disagree, the failures collapsed, then the run's facts. Past `maxChars`, the longest of the
+ * trimmable sections gives up rows first, saying how many and where to find them; the regressions go last.
+ */
 function renderMarkdown(data) {
-    const { summary, status } = data;
-    const total = summary.total;
-    const lines = [];
-    const icon = status === 'pending' ? '⏳' : status === 'failed' ? '❌' : '✅';
-    lines.push(`## ${icon} batch-evals: ${inline(data.title, 120)}`, '');
-    lines.push(headline(data), '');
-    lines.push('| Model | Cases | Passed | Failed | Errored | Pass rate | Batch cost | Real-time cost | Saved |');
-    lines.push('|:--|--:|--:|--:|--:|--:|--:|--:|--:|');
-    for (const t of summary.providers)
-        lines.push(row(t, inline(t.label, 80)));
-    if (summary.providers.length > 1)
-        lines.push(row(total, '**Total**'));
-    if (total.unpriced > 0) {
-        lines.push('', `Price unknown for ${total.unpriced} request(s): their cost is not in the figures; add the model under \`pricing:\` in the suite.`);
+    const sections = buildSections(data);
+    const limit = data.maxChars ?? Infinity;
+    const render = () => `${sections.map((s) => s.render().join('\n')).join('\n')}\n`;
+    let text = render();
+    while (text.length > limit) {
+        const trimmable = sections.filter((s) => s.cap !== undefined && s.cap > 0);
+        if (trimmable.length === 0)
+            break;
+        // The regressions give rows only once nothing else can: they are what a reviewer reads the comment for.
+        const others = trimmable.filter((s) => !s.last);
+        const longest = (others.length ? others : trimmable).reduce((a, b) => (a.render().join('\n').length >= b.render().join('\n').length ? a : b));
+        // Small steps, so the comment keeps as many rows as fit.
+        longest.cap = Math.floor(longest.cap * 0.8);
+        text = render();
     }
-    lines.push('');
-    lines.push(...disagreements(data.results, summary.providers.map((t) => t.label)));
+    return text.length > limit ? `${text.slice(0, limit - 80)}\n\n…cut at ${limit.toLocaleString('en-US')} characters.\n` : text;
+}
+function buildSections(data) {
+    const { summary, status, comparison } = data;
+    const total = summary.total;
+    const elsewhere = data.elsewhere ?? 'the results file';
+    const failing = status === 'failed' || (data.regressionsFail === true && (comparison?.regressions.length ?? 0) > 0);
+    const icon = status === 'pending' ? '⏳' : failing ? '❌' : '✅';
+    const fixed = (lines) => ({ render: () => lines });
+    const sections = [];
+    const head = [`## ${icon} batch-evals: ${inline(data.title, 120)}`, '', headline(data), ''];
+    if (data.pendingSince) {
+        const requests = data.batches.length;
+        head.push(`⏳ **Waiting for the providers**: ${plural(requests, 'batch', 'batches')} submitted at ${inline(data.pendingSince, 40)} (ids below). ` +
+            'Batch APIs answer within 24 hours, most often within minutes to a few hours; the resume job updates this comment when they end.', '');
+    }
+    for (const note of data.notes ?? [])
+        head.push(`> ${noteText(note)}`, '');
+    const changeOf = (label) => comparison?.providers.find((p) => p.label === label);
+    head.push(`| Model | Cases | Passed | Failed | Errored | Pass rate |${comparison ? ' Change |' : ''} Batch cost | Real-time cost | Saved |`);
+    head.push(`|:--|--:|--:|--:|--:|--:|${comparison ? '--:|' : ''}--:|--:|--:|`);
+    for (const t of summary.providers)
+        head.push(row(t, inline(t.label, 80), comparison ? changeOf(t.label) ?? {} : undefined));
+    if (summary.providers.length > 1)
+        head.push(row(total, '**Total**', comparison?.total));
+    if (total.unpriced > 0) {
+        head.push('', `Price unknown for ${plural(total.unpriced, 'request')}: their cost is not in the figures; add the model under \`pricing:\` in the suite.`);
+    }
+    head.push('');
+    head.push(...chart(data));
+    if (!comparison && data.baselineNote)
+        head.push(`<sub>${noteText(data.baselineNote)}</sub>`, '');
+    sections.push(fixed(head));
+    if (comparison) {
+        const base = baseName(comparison);
+        sections.push(caseList(comparison.regressions, `### ❌ ${plural(comparison.regressions.length, 'regression')}: passed on ${base}, fail now`, elsewhere, true));
+        sections.push(caseList(comparison.fixes, `### ✅ ${plural(comparison.fixes.length, 'fix', 'fixes')}: failed on ${base}, pass now`, elsewhere));
+    }
+    const split = disagreements(data.results, summary.providers.map((t) => t.label));
+    if (split.rows.length) {
+        const section = {
+            cap: Math.min(30, split.rows.length),
+            render: () => {
+                const shown = split.rows.slice(0, section.cap);
+                // Trimmed to no rows, no table: a header alone would read as an empty result.
+                const out = [`<details open><summary>${plural(split.rows.length, 'case')} where the models disagree</summary>`, '', ...(shown.length ? [...split.header, ...shown] : [])];
+                if (shown.length < split.rows.length)
+                    out.push('', `…and ${split.rows.length - shown.length} more in ${elsewhere}.`);
+                return [...out, '', '</details>', ''];
+            },
+        };
+        sections.push(section);
+    }
     const failures = data.results.filter((r) => r.status === 'failed' || r.status === 'errored');
     if (failures.length > 0) {
-        const shown = failures.slice(0, data.maxFailures ?? 50);
-        lines.push(`<details><summary>${failures.length} failing case${failures.length === 1 ? '' : 's'}</summary>`, '');
-        for (const r of shown)
-            lines.push(...failure(r), '');
-        if (shown.length < failures.length)
-            lines.push(`…and ${failures.length - shown.length} more in the results file.`, '');
-        lines.push('</details>', '');
+        const rendered = failures.slice(0, data.maxFailures ?? 50).map(failure);
+        const section = {
+            cap: rendered.length,
+            render: () => {
+                const shown = rendered.slice(0, section.cap);
+                const out = [`<details><summary>${plural(failures.length, 'failing case')}</summary>`, ''];
+                for (const lines of shown)
+                    out.push(...lines, '');
+                if (shown.length < failures.length)
+                    out.push(`…and ${failures.length - shown.length} more in ${elsewhere}.`, '');
+                return [...out, '</details>', ''];
+            },
+        };
+        sections.push(section);
     }
+    sections.push(fixed(runFacts(data)));
+    return sections;
+}
+/** Regressions or fixes, plainly: a line per case with the model, the test and the first failing check. */
+function caseList(results, title, elsewhere, last = false) {
+    const lines = results.map((r) => {
+        const failing = r.score?.assertions.find((a) => !a.pass && !a.notApplicable);
+        // An error can quote the model: escaped like any reason. Without a failing assertion (below the test's
+        // threshold), the score's own reason.
+        const why = r.error !== undefined ? inline(r.error, 200) : failing ? `${describeAssertion(failing.assertion)}: ${inline(failing.reason, 200)}` : inline(r.score?.reason ?? '', 200);
+        return `- ${inline(r.case.provider, 80)} · ${inline(r.case.description, 160)}${r.status === 'passed' ? '' : ` · ${why}`}`;
+    });
+    const section = {
+        cap: lines.length,
+        last,
+        render: () => {
+            if (lines.length === 0)
+                return [];
+            const shown = lines.slice(0, section.cap);
+            const out = [title, '', ...shown];
+            if (shown.length < lines.length)
+                out.push(`- …and ${lines.length - shown.length} more in ${elsewhere}.`);
+            return [...out, ''];
+        },
+    };
+    return section;
+}
+/** Pass rate per model as a Mermaid bar chart, against the baseline as a line; the table above is the fallback. */
+function chart(data) {
+    const rates = data.summary.providers.filter((t) => t.passRate !== undefined);
+    if (rates.length === 0 || (rates.length < 2 && !data.comparison))
+        return [];
+    const label = (text) => `"${text.replace(/["`\\\n\r]/g, '').slice(0, 40)}"`;
+    const pct = (rate) => (rate === undefined ? 0 : Math.round(rate * 1000) / 10);
+    // Short names: the model after the provider prefix, unless two rows would then read the same.
+    const short = rates.map((t) => t.label.split(':').at(-1));
+    const names = new Set(short).size === short.length ? short : rates.map((t) => t.label);
+    const out = ['```mermaid', '%%{init: {"xyChart": {"width": 640, "height": 260}}}%%', 'xychart-beta'];
+    const withLine = data.comparison?.providers.every((p) => p.before !== undefined) ?? false;
+    out.push(`  title "Pass rate by model, %${withLine ? ' (line: base branch)' : ''}"`);
+    out.push(`  x-axis [${names.map(label).join(', ')}]`, '  y-axis "pass rate %" 0 --> 100');
+    out.push(`  bar [${rates.map((t) => pct(t.passRate)).join(', ')}]`);
+    // The baseline as a line, when every model has one: a model new in this run would read as a jump from 0%.
+    const before = rates.map((t) => data.comparison?.providers.find((p) => p.label === t.label)?.before);
+    if (data.comparison && before.every((b) => b !== undefined))
+        out.push(`  line [${before.map(pct).join(', ')}]`);
+    return [...out, '```', ''];
+}
+function runFacts(data) {
     const facts = data.batches.map((b) => {
         const what = b.batchId ? `${code(b.batchId, 80)} ${inline(b.providerStatus ?? 'submitted')}` : 'not submitted';
-        return `${inline(b.label)}: ${what}${b.error ? ` (${inline(b.error, 200)})` : ''}`;
+        const turnaround = b.submittedAt && b.endedAt ? ` in ${formatDuration(Date.parse(b.endedAt) - Date.parse(b.submittedAt))}` : '';
+        return `${inline(b.label)}: ${what}${turnaround}${b.error ? ` (${inline(b.error, 200)})` : ''}`;
     });
-    lines.push(`<sub>Batches: ${facts.join(' · ') || 'none'}. Prices as of ${PRICES_CHECKED}; batch is 50% of real time.</sub>`);
-    return `${lines.join('\n')}\n`;
+    const lines = [`<sub>Batches: ${facts.join(' · ') || 'none'}. Prices as of ${PRICES_CHECKED}; batch is 50% of real time.</sub>`];
+    const f = data.facts;
+    if (f) {
+        const commit = f.sha ? `Commit ${code(f.sha.slice(0, 12), 12)}` : undefined;
+        const run = f.runUrl && /^https:\/\/[^\s()<>]+$/.test(f.runUrl) ? `[workflow run](${f.runUrl})` : undefined;
+        const again = `reproduce locally with ${code(`npx batch-evals run ${f.configPath}`, 200)}`;
+        lines.push('', `<sub>${[commit, run, again].filter(Boolean).join(' · ')}</sub>`);
+    }
+    return lines;
 }
 const MARK = { passed: '✅', failed: '❌', errored: '⚠️', pending: '⏳' };
 /** With several models, the cases where they do not all agree: a row per case, a column per model. */
-function disagreements(results, labels, maxRows = 30) {
+function disagreements(results, labels) {
     if (labels.length < 2)
-        return [];
+        return { header: [], rows: [] };
     const rows = new Map();
     for (const r of results) {
         const c = r.case;
@@ -57637,21 +57911,10 @@ function disagreements(results, labels, maxRows = 30) {
     // Only the models that ran a case are compared: a case another model has no result for (a provider `prompts:`
     // filter) is not a disagreement by itself; that model's column shows – where a row is listed.
     const split = [...rows.values()].filter((row) => new Set(row.status.values()).size > 1);
-    if (split.length === 0)
-        return [];
-    const out = [
-        `<details open><summary>${plural(split.length, 'case')} where the models disagree</summary>`,
-        '',
-        `| Case | ${labels.map((l) => inline(l, 60)).join(' | ')} |`,
-        `|:--|${labels.map(() => ':-:').join('|')}|`,
-    ];
-    for (const row of split.slice(0, maxRows)) {
-        out.push(`| ${inline(row.title, 120)} | ${labels.map((l) => (row.status.has(l) ? MARK[row.status.get(l)] : '–')).join(' | ')} |`);
-    }
-    if (split.length > maxRows)
-        out.push('', `…and ${split.length - maxRows} more in the results file.`);
-    out.push('', '</details>', '');
-    return out;
+    return {
+        header: [`| Case | ${labels.map((l) => inline(l, 60)).join(' | ')} |`, `|:--|${labels.map(() => ':-:').join('|')}|`],
+        rows: split.map((row) => `| ${inline(row.title, 120)} | ${labels.map((l) => (row.status.has(l) ? MARK[row.status.get(l)] : '–')).join(' | ')} |`),
+    };
 }
 function headline(data) {
     const t = data.summary.total;
@@ -57659,6 +57922,14 @@ function headline(data) {
     const parts = [];
     if (t.passRate !== undefined)
         parts.push(`**${percent(t.passRate)} passed** (${t.passed} of ${plural(scored, 'case')})`);
+    const c = data.comparison;
+    if (c && c.total.before !== undefined && t.passRate !== undefined) {
+        parts.push(`${change(t.passRate - c.total.before)} against ${baseName(c)}${c.baseline.sha ? ` at ${code(c.baseline.sha.slice(0, 7), 7)}` : ''}`);
+    }
+    if (c && c.regressions.length)
+        parts.push(`**${plural(c.regressions.length, 'regression')}**`);
+    if (c && c.fixes.length)
+        parts.push(plural(c.fixes.length, 'fix', 'fixes'));
     if (t.pending > 0)
         parts.push(`**${t.pending} case${t.pending === 1 ? '' : 's'} pending** in running batches`);
     parts.push(`batch cost ${money(t.batchCost)}`);
@@ -57666,11 +57937,30 @@ function headline(data) {
     const gate = data.status === 'failed' && t.passRate !== undefined ? ` · below the required ${percent(data.minPassRate)}` : '';
     return `${parts.join(' · ')}${gate}`;
 }
-function row(t, name) {
+/** A note of ours: its `code spans` stay code spans, the rest is escaped as text (a branch or an error can say anything). */
+function noteText(text) {
+    return text
+        .split(/`([^`]*)`/)
+        .map((part, i) => (i % 2 ? code(part, 60) : `${/^\s/.test(part) ? ' ' : ''}${inline(part, 300)}${/\s$/.test(part) ? ' ' : ''}`))
+        .join('');
+}
+/** The baseline's branch as a code span (where a backslash would show, so `code`, not `inline`), or "the base branch". */
+function baseName(c) {
+    return c.baseline.ref ? code(c.baseline.ref, 60) : 'the base branch';
+}
+/** A pass-rate change in percentage points, signed. */
+function change(delta) {
+    const points = Math.round(delta * 1000) / 10;
+    if (points === 0)
+        return '±0 pts';
+    return `${points > 0 ? '+' : '−'}${Math.abs(points).toFixed(1)} pts`;
+}
+function row(t, name, rates) {
     const rate = t.passRate === undefined ? '–' : percent(t.passRate);
     const unknown = t.unpriced > 0 && t.batchCost === 0;
     const cost = (v) => (unknown ? 'price unknown' : money(v) + (t.unpriced > 0 ? '*' : ''));
-    return `| ${name} | ${t.cases} | ${t.passed} | ${t.failed} | ${t.errored} | ${rate} | ${cost(t.batchCost)} | ${cost(t.realtimeCost)} | ${cost(t.realtimeCost - t.batchCost)} |`;
+    const delta = rates === undefined ? '' : ` ${rates.before === undefined || t.passRate === undefined ? 'new' : change(t.passRate - rates.before)} |`;
+    return `| ${name} | ${t.cases} | ${t.passed} | ${t.failed} | ${t.errored} | ${rate} |${delta} ${cost(t.batchCost)} | ${cost(t.realtimeCost)} | ${cost(t.realtimeCost - t.batchCost)} |`;
 }
 function failure(r) {
     const mark = r.status === 'errored' ? '⚠️ errored' : '❌ failed';
@@ -57888,9 +58178,24 @@ function functionBody(code) {
     const last = semicolon === -1 ? '' : line.slice(semicolon + 1).trim();
     return last ? `${line.slice(0, semicolon + 1)} return ${last}` : line;
 }
+/**
+ * Compiled scripts by argument names and code. A suite runs the same few scripts for every case: compiling each
+ * call anew (`new Function`) left V8 a new function, bytecode and feedback per case, about 1 KB each until a full
+ * GC (240 MB of code space at 200,000 cases). Bounded, for suites whose code differs per test (templated).
+ */
+const script_compiled = new Map();
+const MAX_COMPILED = 1_000;
 /** Runs `code` as a function of the named arguments and returns what it returns. */
 function runScript(code, args) {
-    const fn = new Function(...Object.keys(args), functionBody(code));
+    const names = Object.keys(args);
+    const key = `${names.join(',')}\n${code}`;
+    let fn = script_compiled.get(key);
+    if (!fn) {
+        fn = new Function(...names, functionBody(code));
+        if (script_compiled.size >= MAX_COMPILED)
+            script_compiled.clear();
+        script_compiled.set(key, fn);
+    }
     return fn(...Object.values(args));
 }
 /** The code shortened to one line, to name it in an error message. */
@@ -58448,6 +58753,11 @@ class RunScorer {
                 this.#cases.set(c.requestId, [c]);
         }
     }
+    /** Whether the request's cases are scored already. */
+    has(id) {
+        const cases = this.#cases.get(id);
+        return !!cases && this.#scored[cases[0].index] !== undefined;
+    }
     /** Scores the cases of one result; false when the result is a repeat (the provider sent an id twice) or unknown. */
     add(result) {
         const cases = this.#cases.get(result.id);
@@ -58498,6 +58808,7 @@ class RunScorer {
 
 
 
+
 /** config -> plan -> batch -> score: everything but the reporting, shared by the action and the CLI. */
 async function evaluate(options) {
     const { log } = options;
@@ -58513,40 +58824,138 @@ async function evaluate(options) {
     options.onWarnings?.(warnings);
     mark = performance.now();
     const plan = buildPlan(suite);
+    plan.batches = splitBatches(plan.batches, suite.batch);
     stageEnd('plan');
     const requestCount = plan.batches.reduce((n, b) => n + b.requests.length, 0);
     log.info(`${suite.description ?? suite.file}: ${plural(plan.cases.length, 'case')}, ${plural(requestCount, 'distinct request')} in ${plural(plan.batches.length, 'batch', 'batches')}`);
     const runs = plan.batches.map((batch) => ({ batch, provider: providerFor(batch, options.credentials, log) }));
-    await submitBatches(runs, { suite: suite.description ?? suite.file, ...options.metadata }, log);
+    const fresh = options.attach ? attachBatches(runs, options.attach, log) : runs;
+    const metadata = { suite: suite.description ?? suite.file, ...options.metadata };
+    await submitBatches(fresh, metadata, log);
     stageEnd('submit');
-    await waitForBatches(runs, { deadline, initialIntervalMs: options.pollIntervalMs?.initial ?? 5_000, maxIntervalMs: options.pollIntervalMs?.max ?? 60_000 }, log);
+    const waitOptions = { deadline, initialIntervalMs: options.pollIntervalMs?.initial ?? 5_000, maxIntervalMs: options.pollIntervalMs?.max ?? 60_000 };
+    await waitForBatches(runs, waitOptions, log);
     stageEnd('wait');
     // Results are scored as they are read, so the raw results of a large run are never all in memory at once.
+    // A request that failed for a reason a retry could fix is held back for another try instead.
     const scorer = new RunScorer(plan, suite.pricing);
+    const maxRetries = options.maxRetries ?? suite.batch.maxRetries ?? 2;
+    const held = new Map();
     let scoringMs = 0;
-    await streamResults(runs, log, (result) => {
+    const onResult = (result) => {
         const started = performance.now();
-        const added = scorer.add(result);
+        let added;
+        if (!result.ok && result.error.retryable && maxRetries > 0) {
+            added = !scorer.has(result.id) && !held.has(result.id);
+            if (!scorer.has(result.id))
+                held.set(result.id, result);
+        }
+        else {
+            held.delete(result.id);
+            added = scorer.add(result);
+        }
         scoringMs += performance.now() - started;
         return added;
-    });
+    };
+    await streamResults(runs, log, onResult);
     options.onStage?.('collect', performance.now() - mark - scoringMs);
     mark = performance.now() - scoringMs;
+    for (let attempt = 1; attempt <= maxRetries && held.size > 0 && Date.now() < deadline; attempt++) {
+        const retried = new Map(held);
+        held.clear();
+        const retryRuns = retryBatches(runs, retried, attempt, suite).map((batch) => ({ batch, provider: providerFor(batch, options.credentials, log) }));
+        log.info(`retry ${attempt} of ${maxRetries}: ${plural(retried.size, 'request')} that failed for a retryable reason (${describeErrors(retried)}), in ${plural(retryRuns.length, 'new batch', 'new batches')}`);
+        await submitBatches(retryRuns, metadata, log);
+        runs.push(...retryRuns);
+        await waitForBatches(retryRuns, waitOptions, log);
+        await streamResults(retryRuns, log, onResult);
+        // A retry that brought no answer (not submitted, no result) keeps the error it had; one still running is pending.
+        const running = requestsOf(retryRuns.filter((r) => r.handle && r.status?.phase !== 'ended'));
+        for (const [id, result] of retried)
+            if (!scorer.has(id) && !held.has(id) && !running.has(id))
+                held.set(id, result);
+    }
+    const stillRunning = requestsOf(runs.filter((r) => r.handle && r.status?.phase !== 'ended'));
+    for (const result of held.values())
+        if (!stillRunning.has(result.id))
+            scorer.add(result);
     const pending = new Set();
     const batchErrors = new Map();
     for (const run of runs) {
-        for (const request of run.batch.requests) {
+        // A batch that failed validation names the lines (requests) it refused: each of their cases gets its own reason.
+        const byLine = new Map((run.status?.lineErrors ?? []).map((e) => [e.line, e.message]));
+        run.batch.requests.forEach((request, i) => {
+            const own = byLine.get(i + 1);
             if (run.handle && run.status?.phase !== 'ended')
                 pending.add(request.id);
+            else if (own)
+                batchErrors.set(request.id, `the provider refused this request (line ${i + 1} of the batch file): ${own}`);
             else if (run.error)
                 batchErrors.set(request.id, `batch ${run.error}`);
-        }
+        });
     }
     const results = scorer.finish(pending, batchErrors);
     const summary = summarize(results);
     stageEnd('score');
     const minPassRate = options.minPassRate ?? suite.threshold ?? 1;
     return { suite, warnings, plan, runs, results, summary, minPassRate, status: verdict(summary, minPassRate) };
+}
+/** The requests to send again, as new batches per model, never with a request that has its answer. */
+function retryBatches(runs, retried, attempt, suite) {
+    const batches = new Map();
+    for (const run of runs) {
+        const base = run.batch.key.replace(/(#\d+)?(~retry\d+)?$/, '');
+        for (const request of run.batch.requests) {
+            if (!retried.has(request.id))
+                continue;
+            let batch = batches.get(base);
+            if (!batch)
+                batches.set(base, (batch = { key: `${base}~retry${attempt}`, provider: run.batch.provider, model: run.batch.model, baseURL: run.batch.baseURL, requests: [] }));
+            if (!batch.requests.some((r) => r.id === request.id))
+                batch.requests.push(request);
+        }
+    }
+    return splitBatches([...batches.values()], suite.batch);
+}
+function requestsOf(runs) {
+    return new Set(runs.flatMap((r) => r.batch.requests.map((q) => q.id)));
+}
+function describeErrors(results) {
+    const counts = new Map();
+    for (const r of results.values())
+        if (!r.ok)
+            counts.set(r.error.code, (counts.get(r.error.code) ?? 0) + 1);
+    return [...counts].map(([code, n]) => `${n} ${code}`).join(', ');
+}
+/** Gives each planned batch its already-submitted handle; returns the runs that still need submitting. */
+function attachBatches(runs, state, log) {
+    const unmatched = [];
+    for (const run of runs) {
+        // A batch found by listing the provider's batches has no key: it is matched by provider and model.
+        const known = state.batches.find((b) => b.key === run.batch.key) ??
+            state.batches.find((b) => !b.key && b.provider === run.batch.provider && b.model === run.batch.model);
+        if (known) {
+            run.handle = { provider: known.provider, batchId: known.batchId, requestCount: known.requestCount, submittedAt: known.submittedAt };
+            log.info(`${run.batch.provider}:${run.batch.model}: already submitted as ${known.batchId} at ${known.submittedAt}; collecting it, not submitting again`);
+        }
+        else {
+            unmatched.push(run);
+        }
+    }
+    return unmatched;
+}
+/** The state a run leaves for a later job: the batches it submitted, and whether its report is final. */
+function runState(outcome, meta, previous) {
+    const now = new Date().toISOString();
+    return {
+        version: 1,
+        ...meta,
+        suite: outcome.suite.description ?? meta.configPath,
+        phase: outcome.status === 'pending' ? 'submitted' : 'collected',
+        submittedAt: previous?.submittedAt ?? now,
+        updatedAt: now,
+        batches: outcome.runs.flatMap((r) => (r.handle ? [{ ...r.handle, key: r.batch.key, model: r.batch.model }] : [])),
+    };
 }
 /** Pending while any case waits on a running batch; failed below the required pass rate. */
 function verdict(summary, minPassRate) {
@@ -58556,10 +58965,12 @@ function verdict(summary, minPassRate) {
 }
 function batchFacts(runs) {
     return runs.map((r) => ({
-        label: `${r.batch.provider}:${r.batch.model}`,
+        label: label(r),
         batchId: r.handle?.batchId,
         providerStatus: r.status?.providerStatus,
         error: r.error,
+        submittedAt: r.handle?.submittedAt,
+        endedAt: r.endedAt,
     }));
 }
 
@@ -58632,6 +59043,7 @@ options:
   --min-pass-rate <rate>    pass rate (0..1) below which the run fails (default: the suite's threshold, else 1)
   --openai-base-url <url>   an OpenAI-compatible batch API (default https://api.openai.com/v1)
   --anthropic-base-url <url>  an Anthropic-compatible Message Batches API (default https://api.anthropic.com)
+  --max-retries <n>         rounds of retries for requests that failed for a retryable reason (default 2)
   --poll-interval <d>       first polling interval, growing to 60s (default 5s)
 
 API keys are read from OPENAI_API_KEY and ANTHROPIC_API_KEY.
@@ -58650,6 +59062,7 @@ async function main(argv) {
                 'openai-base-url': { type: 'string' },
                 'anthropic-base-url': { type: 'string' },
                 'poll-interval': { type: 'string', default: '5s' },
+                'max-retries': { type: 'string' },
                 help: { type: 'boolean', short: 'h' },
             },
         });
@@ -58678,6 +59091,9 @@ async function main(argv) {
         const minPassRate = values['min-pass-rate'] === undefined ? undefined : Number(values['min-pass-rate']);
         if (minPassRate !== undefined && !(minPassRate >= 0 && minPassRate <= 1))
             throw new UsageError('--min-pass-rate must be between 0 and 1');
+        const maxRetries = values['max-retries'] === undefined ? undefined : Number(values['max-retries']);
+        if (maxRetries !== undefined && !(Number.isInteger(maxRetries) && maxRetries >= 0))
+            throw new UsageError('--max-retries must be a whole number, 0 or more');
         const outcome = await evaluate({
             configPath,
             credentials: {
@@ -58688,6 +59104,7 @@ async function main(argv) {
             },
             maxWaitMs: durationOption('max-wait', values['max-wait']),
             minPassRate,
+            maxRetries,
             pollIntervalMs: { initial: durationOption('poll-interval', values['poll-interval']), max: 60_000 },
             log: consoleLogger,
             onWarnings: (warnings) => {
