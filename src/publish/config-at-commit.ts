@@ -52,8 +52,12 @@ export async function materializeConfigAt(octokit: Octokit, at: ConfigAtCommit, 
   const maxFiles = options.maxFiles ?? MAX_CONFIG_FILES;
   const where = `commit ${at.sha} of ${at.owner}/${at.repo}`;
   const configPath = repoPathOf(at.configPath, () => `the eval config path '${at.configPath}' must be relative to the repository root and stay inside it`);
-  const dir = await mkdtemp(join(tmpdir(), 'batch-evals-config-'));
-  const cleanup = () => rm(dir, { recursive: true, force: true });
+  // The repository goes one level down in a directory of its own, so a `..` reference that climbs out of it
+  // lands in that directory (and is shown relative), never beside other files of the machine.
+  const parent = await mkdtemp(join(tmpdir(), 'batch-evals-config-'));
+  const dir = join(parent, 'repo');
+  await mkdir(dir);
+  const cleanup = () => rm(parent, { recursive: true, force: true });
   const configFile = join(dir, ...configPath.split('/'));
   const attempted = new Set<string>();
   let files = 0;
