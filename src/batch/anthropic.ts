@@ -2,6 +2,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import type { ChatMessage } from '../config/types.ts';
 import type { Logger } from '../logger.ts';
 import { BatchLimitError } from './jsonl-file.ts';
+import { responseLines } from './lines.ts';
 import type { BatchHandle, BatchProvider, BatchRequest, BatchStatus, RequestResult, Usage } from './types.ts';
 
 export const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
@@ -29,10 +30,14 @@ export class AnthropicBatchProvider implements BatchProvider {
   }
 
   /** The SDK is loaded on first use: a suite without Anthropic models does not pay its memory. */
-  async #batches(): Promise<Anthropic['messages']['batches']> {
+  async #client(): Promise<Anthropic> {
     const { apiKey, baseURL } = this.#options;
     this.#sdk ??= import('@anthropic-ai/sdk').then(({ default: SDK }) => new SDK({ apiKey, authToken: null, baseURL, maxRetries: 4, timeout: 120_000 }));
-    return (await this.#sdk).messages.batches;
+    return this.#sdk;
+  }
+
+  async #batches(): Promise<Anthropic['messages']['batches']> {
+    return (await this.#client()).messages.batches;
   }
 
   async submit(requests: BatchRequest[]): Promise<BatchHandle> {
@@ -67,9 +72,22 @@ export class AnthropicBatchProvider implements BatchProvider {
     };
   }
 
+  /**
+   * The results file read a line at a time, as the SDK's `batches.results()` does, but a line that is not a result is
+   * skipped with a warning: the SDK's reader throws on it and loses every line after it.
+   */
   async *results(handle: BatchHandle): AsyncGenerator<RequestResult> {
-    const stream = await (await this.#batches()).results(handle.batchId);
-    for await (const line of stream) yield toResult(line);
+    const client = await this.#client();
+    const batch = await client.messages.batches.retrieve(handle.batchId);
+    if (!batch.results_url) throw new Error(`No batch \`results_url\`; Has it finished processing? ${batch.processing_status} - ${batch.id}`);
+    const response = await client
+      .get(batch.results_url, { headers: { Accept: 'application/binary' }, stream: true, __binaryResponse: true })
+      .asResponse();
+    for await (const text of responseLines(response)) {
+      const line = parseResultLine(text);
+      if (line) yield toResult(line);
+      else this.#log.warning(`anthropic: skipped an unreadable line in the results of ${handle.batchId}: ${text.slice(0, 120)}`);
+    }
   }
 
   async cancel(handle: BatchHandle): Promise<void> {
@@ -105,6 +123,24 @@ export function splitSystem(messages: ChatMessage[]): { system?: string; message
 
 /** Errors that the same request would meet again; the others (api_error, overloaded_error, rate_limit_error…) may pass on a later try. */
 const PERMANENT_ERRORS = new Set(['invalid_request_error', 'not_found_error', 'authentication_error', 'permission_error', 'billing_error', 'request_too_large']);
+
+/** One line of a results file, or undefined when it is not JSON or not shaped like a result. */
+function parseResultLine(text: string): Anthropic.Messages.Batches.MessageBatchIndividualResponse | undefined {
+  let line: unknown;
+  try {
+    line = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const { custom_id, result } = (line ?? {}) as { custom_id?: unknown; result?: { type?: unknown; message?: { content?: unknown; usage?: unknown }; error?: { error?: unknown } } };
+  if (typeof custom_id !== 'string' || !result || typeof result !== 'object') return undefined;
+  const readable =
+    (result.type === 'succeeded' && Array.isArray(result.message?.content) && !!result.message.usage) ||
+    (result.type === 'errored' && !!result.error?.error) ||
+    result.type === 'canceled' ||
+    result.type === 'expired';
+  return readable ? (line as Anthropic.Messages.Batches.MessageBatchIndividualResponse) : undefined;
+}
 
 export function toResult(line: Anthropic.Messages.Batches.MessageBatchIndividualResponse): RequestResult {
   const id = line.custom_id;

@@ -1,5 +1,6 @@
 import { openAsBlob } from 'node:fs';
-import OpenAI from 'openai';
+import { setTimeout as sleep } from 'node:timers/promises';
+import OpenAI, { APIConnectionError, APIError } from 'openai';
 import type { Logger } from '../logger.ts';
 import { writeJsonl } from './jsonl-file.ts';
 import { responseLines } from './lines.ts';
@@ -9,6 +10,8 @@ export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 export const OPENAI_LIMITS = { maxRequests: 50_000, maxBytes: 200 * 1024 * 1024 };
 const ENDPOINT = '/v1/chat/completions';
 const RUNNING = new Set(['validating', 'in_progress', 'finalizing', 'cancelling']);
+/** Tries of batches.create after the first, as the SDK's own retries (maxRetries) would make. */
+const CREATE_RETRIES = 4;
 
 export interface OpenAIBatchOptions {
   apiKey: string;
@@ -42,7 +45,7 @@ export class OpenAIBatchProvider implements BatchProvider {
         file: new File([await openAsBlob(file.path)], 'batch-evals-requests.jsonl', { type: 'application/jsonl' }),
         purpose: 'batch',
       });
-      const batch = await this.#client.batches.create({
+      const batch = await this.#createOnce({
         input_file_id: upload.id,
         endpoint: ENDPOINT,
         completion_window: '24h',
@@ -52,6 +55,53 @@ export class OpenAIBatchProvider implements BatchProvider {
     } finally {
       await file.remove();
     }
+  }
+
+  /**
+   * batches.create, retried as the SDK would, but never making a second batch: an answer lost after the batch was
+   * made (a dropped connection, a timeout, a 5xx from a proxy) would have the SDK's retry create another, run and
+   * billed in full beside the first. The input file was uploaded for this batch alone, so before trying again the
+   * newest batches are searched for one made from it; a batch found is the one made, and is used.
+   */
+  async #createOnce(params: OpenAI.Batches.BatchCreateParams): Promise<OpenAI.Batches.Batch> {
+    const since = Math.floor(Date.now() / 1000) - 300;
+    let failure: unknown;
+    for (let attempt = 0; attempt <= CREATE_RETRIES; attempt++) {
+      if (attempt > 0) {
+        await sleep(retryDelayMs(failure, attempt));
+        try {
+          const made = await this.#findBatchOf(params.input_file_id, since);
+          if (made) {
+            this.#log.warning(`openai:${params.metadata?.model}: the batch was created though its answer was lost (${errorText(failure)}); using ${made.id}, not creating another`);
+            return made;
+          }
+        } catch (err) {
+          // Whether the batch was made is unknown: another create could make a second one, so ask again first. A
+          // server without the listing (an OpenAI-compatible API) gets the plain retry the SDK would make.
+          if (retryable(err)) {
+            failure = err;
+            continue;
+          }
+        }
+      }
+      try {
+        return await this.#client.batches.create(params, { maxRetries: 0 });
+      } catch (err) {
+        if (!retryable(err)) throw err;
+        failure = err;
+      }
+    }
+    throw failure;
+  }
+
+  /** The batch made from this input file, among the newest (created since `since`, epoch seconds, give or take clock skew). */
+  async #findBatchOf(inputFileId: string, since: number): Promise<OpenAI.Batches.Batch | undefined> {
+    let seen = 0;
+    for await (const batch of this.#client.batches.list({ limit: 100 }, { maxRetries: 0 })) {
+      if (batch.input_file_id === inputFileId) return batch;
+      if (batch.created_at < since || ++seen >= 1_000) return undefined;
+    }
+    return undefined;
   }
 
   async status(handle: BatchHandle): Promise<BatchStatus> {
@@ -104,6 +154,30 @@ export class OpenAIBatchProvider implements BatchProvider {
   async cancel(handle: BatchHandle): Promise<void> {
     await this.#client.batches.cancel(handle.batchId);
   }
+}
+
+/** What the SDK retries: connection errors and timeouts, 408, 409, 429 and 5xx, or what `x-should-retry` says. */
+function retryable(err: unknown): boolean {
+  if (err instanceof APIConnectionError) return true;
+  if (!(err instanceof APIError) || err.status === undefined) return false;
+  const header = err.headers?.get('x-should-retry');
+  if (header === 'true' || header === 'false') return header === 'true';
+  return err.status === 408 || err.status === 409 || err.status === 429 || err.status >= 500;
+}
+
+/** The wait the SDK would make before another try: `retry-after-ms` or `retry-after` up to a minute, else 0.5 s doubling up to 8 s, with jitter. */
+function retryDelayMs(err: unknown, attempt: number): number {
+  const headers = err instanceof APIError ? err.headers : undefined;
+  const ms = Number.parseFloat(headers?.get('retry-after-ms') ?? '');
+  const seconds = Number.parseFloat(headers?.get('retry-after') ?? '');
+  const date = Date.parse(headers?.get('retry-after') ?? '');
+  const given = Number.isFinite(ms) ? ms : Number.isFinite(seconds) ? seconds * 1000 : Number.isFinite(date) ? date - Date.now() : NaN;
+  if (given >= 0 && given < 60_000) return given;
+  return Math.min(500 * 2 ** (attempt - 1), 8_000) * (1 - Math.random() * 0.25);
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 /** OpenAI allows 16 pairs, keys up to 64 and values up to 512 characters. */

@@ -1,5 +1,6 @@
 import type { Logger } from '../logger.ts';
 import type { PlannedBatch } from '../plan/plan.ts';
+import { ResultsDownloadError } from './lines.ts';
 import type { BatchHandle, BatchMetadata, BatchProvider, BatchStatus, RequestResult } from './types.ts';
 
 /** One planned batch on its way through the provider. */
@@ -82,22 +83,44 @@ export async function collectResults(runs: BatchRun[], log: Logger): Promise<Map
   return results;
 }
 
+/** How many times the results of one batch are downloaded at most, when a download breaks off or comes back short. */
+export const MAX_RESULTS_READS = 3;
+
 /**
  * Hands every result of every ended batch to `onResult` as it is read, a line at a time; `onResult` says whether
  * the result was new (a provider may repeat an id), for the count in the log.
+ *
+ * A download that breaks off midway, or ends with fewer results than the batch says it answered, is made again
+ * (up to MAX_RESULTS_READS in all): the provider still has the answers, and they are paid for, so they are read
+ * again, never asked again. `onResult` sees the results of the first read again and must ignore repeats.
  */
 export async function streamResults(runs: BatchRun[], log: Logger, onResult: (result: RequestResult) => boolean): Promise<void> {
   for (const run of runs) {
     if (!run.handle || run.status?.phase !== 'ended') continue;
     if (run.status.errors.length) run.error = `${run.status.providerStatus}: ${run.status.errors.join('; ')}`;
+    const answered = run.status.completed + run.status.failed;
+    const read = new Set<string>();
     let count = 0;
-    try {
-      for await (const result of run.provider.results(run.handle)) {
-        if (onResult(result)) count++;
+    for (let attempt = 1; ; attempt++) {
+      let failure: Error | undefined;
+      try {
+        for await (const result of run.provider.results(run.handle)) {
+          read.add(result.id);
+          if (onResult(result)) count++;
+        }
+      } catch (err) {
+        failure = err as Error;
       }
-    } catch (err) {
-      run.error = `results could not be read completely: ${(err as Error).message}`;
-      log.warning(`${label(run)}: ${run.error}`);
+      const short = !failure && read.size < answered;
+      if ((failure instanceof ResultsDownloadError || short) && attempt < MAX_RESULTS_READS) {
+        const why = failure ? failure.message : `${read.size} of the ${answered} results the batch reports answered came`;
+        log.warning(`${label(run)}: ${why}; reading the results again (${attempt + 1} of ${MAX_RESULTS_READS})`);
+        continue;
+      }
+      if (failure) run.error = `results could not be read completely: ${failure.message}`;
+      else if (short) run.error = `results could not be read completely: ${read.size} of the ${answered} results the batch reports answered came, after ${MAX_RESULTS_READS} downloads`;
+      if (failure || short) log.warning(`${label(run)}: ${run.error}`);
+      break;
     }
     log.info(`${label(run)}: ${run.status.providerStatus}, collected ${count} of ${run.batch.requests.length} results`);
   }
