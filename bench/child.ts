@@ -1,16 +1,18 @@
 /**
- * One size, measured: `node child.js <config> <emulator url> <dir> [--verbose]`. bench/run.ts bundles this file
- * with ncc first, as the action and the CLI are bundled, so the figures are those of the code users run.
+ * One size, measured: `node child.js <config> <OpenAI emulator url> <Anthropic emulator url> <dir> [--verbose]`.
+ * bench/run.ts bundles this file with ncc first, as the action and the CLI are bundled, so the figures are those of
+ * the code users run.
  */
 import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { BatchRun } from '../src/batch/run-batches.ts';
 import { batchFacts, evaluate } from '../src/pipeline.ts';
 import { renderMarkdown } from '../src/report/markdown.ts';
 import { writeResultsFile } from '../src/report/results-file.ts';
 import { MB, RESULT_MARK, type ChildResult, type Stage } from './measure.ts';
 
 async function child(): Promise<void> {
-  const [config, url, dir] = process.argv.slice(2);
+  const [config, openaiUrl, anthropicUrl, dir] = process.argv.slice(2);
   const verbose = process.argv.includes('--verbose');
   const baselineRssMB = process.memoryUsage().rss / MB;
 
@@ -32,7 +34,12 @@ async function child(): Promise<void> {
   const started = performance.now();
   const outcome = await evaluate({
     configPath: config,
-    credentials: { openaiApiKey: 'sk-bench-not-a-real-key', openaiBaseUrl: url },
+    credentials: {
+      openaiApiKey: 'sk-bench-not-a-real-key',
+      openaiBaseUrl: openaiUrl,
+      anthropicApiKey: 'sk-ant-bench-not-a-real-key',
+      anthropicBaseUrl: anthropicUrl,
+    },
     maxWaitMs: 10 * 60_000,
     pollIntervalMs: { initial: 100, max: 1_000 },
     log,
@@ -65,6 +72,7 @@ async function child(): Promise<void> {
     failed: t.failed,
     errored: t.errored,
     pending: t.pending,
+    batches: batchCounts(outcome.runs),
     stages,
     rssAfter,
     totalSeconds,
@@ -78,5 +86,21 @@ async function child(): Promise<void> {
   process.stdout.write(`${RESULT_MARK}${JSON.stringify(result)}\n`);
 }
 
+/** Submitted batches per provider, in the order the providers first appear. */
+function batchCounts(runs: BatchRun[]): ChildResult['batches'] {
+  const counts = new Map<string, ChildResult['batches'][number]>();
+  for (const run of runs) {
+    if (!run.handle) continue;
+    const entry = counts.get(run.batch.provider) ?? { provider: run.batch.provider, count: 0, largest: 0 };
+    entry.count++;
+    entry.largest = Math.max(entry.largest, run.handle.requestCount);
+    counts.set(run.batch.provider, entry);
+  }
+  return [...counts.values()];
+}
 
-await child();
+// Not a top-level await: the bench bundles this file with ncc --transpile-only, whose output is not an ES module.
+child().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -12,6 +12,8 @@ export interface ChildResult {
   failed: number;
   errored: number;
   pending: number;
+  /** Provider batches submitted (retries included), per provider, with the most requests one of them held. */
+  batches: { provider: string; count: number; largest: number }[];
   /** Seconds per stage. */
   stages: Record<Stage, number>;
   /** RSS in MB right after each stage. */

@@ -36,6 +36,7 @@ export interface EvalOptions {
 export type PipelineStage = 'load' | 'plan' | 'submit' | 'wait' | 'collect' | 'score';
 
 export interface EvalOutcome {
+  /** The suite as loaded, less its tests: they are let go once planned (the plan's cases hold what they need). */
   suite: Suite;
   warnings: ConfigWarning[];
   plan: Plan;
@@ -64,6 +65,7 @@ export async function evaluate(options: EvalOptions): Promise<EvalOutcome> {
   mark = performance.now();
   const plan = buildPlan(suite);
   plan.batches = splitBatches(plan.batches, suite.batch);
+  suite.tests = []; // The cases hold what scoring needs: a large suite's tests are let go now, not at the end.
   stageEnd('plan');
   const requestCount = plan.batches.reduce((n, b) => n + b.requests.length, 0);
   log.info(`${suite.description ?? suite.file}: ${plural(plan.cases.length, 'case')}, ${plural(requestCount, 'distinct request')} in ${plural(plan.batches.length, 'batch', 'batches')}`);

@@ -25,12 +25,21 @@ export function renderTemplate(source: string, vars: Record<string, unknown>): s
   return compileTemplate(source).render(vars);
 }
 
-/** Renders every string inside a value (assertion values may be strings, lists or objects). */
+/**
+ * Renders every string inside a value (assertion values may be strings, lists or objects). A list or object in
+ * which nothing changes is returned as it is, not copied, so values without templates are shared, not repeated
+ * per test.
+ */
 export function renderDeep(value: unknown, vars: Record<string, unknown>): unknown {
   if (typeof value === 'string') return renderTemplate(value, vars);
-  if (Array.isArray(value)) return value.map((v) => renderDeep(v, vars));
+  if (Array.isArray(value)) {
+    const rendered = value.map((v) => renderDeep(v, vars));
+    return rendered.every((v, i) => v === value[i]) ? value : rendered;
+  }
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderDeep(v, vars)]));
+    const entries = Object.entries(value);
+    const rendered = entries.map(([k, v]) => [k, renderDeep(v, vars)] as const);
+    return rendered.every(([, v], i) => v === entries[i][1]) ? value : Object.fromEntries(rendered);
   }
   return value;
 }

@@ -93,16 +93,22 @@ export function suggest(word: string, candidates: readonly string[]): string {
 
 /** The candidate within a small edit distance of `word`, if any. */
 export function closest(word: string, candidates: readonly string[]): string | undefined {
+  const limit = Math.max(2, Math.floor(word.length / 3));
+  const lower = word.toLowerCase();
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const c of candidates) {
-    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    // The distance is at least the difference in length: a candidate that far off cannot be close (and a long
+    // word, such as a 1 MB string written as an assertion type, is not compared letter by letter).
+    const candidate = c.toLowerCase();
+    if (Math.abs(lower.length - candidate.length) > limit) continue;
+    const d = editDistance(lower, candidate);
     if (d < bestDistance) {
       best = c;
       bestDistance = d;
     }
   }
-  return best !== undefined && bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+  return best !== undefined && bestDistance <= limit ? best : undefined;
 }
 
 function editDistance(a: string, b: string): number {

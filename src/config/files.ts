@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { extname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { ConfigError } from './errors.ts';
 import type { SourceLocation } from './types.ts';
@@ -39,6 +39,9 @@ export function readReferenced(path: string, from: SourceLocation, keyPath: stri
     }
   }
   try {
+    // Only regular files: reading a device (/dev/zero), a FIFO or a socket never ends or never returns.
+    const stats = statSync(path);
+    if (!stats.isFile()) throw new Error(stats.isDirectory() ? 'it is a directory' : 'it is not a regular file');
     return readFileSync(path, 'utf8');
   } catch (err) {
     const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';

@@ -5,7 +5,7 @@ import { ConfigError, keyPathString, type ConfigIssue } from './errors.ts';
 import { extensionOf, hasGlob, isFileRef, readReferenced, resolveRef } from './files.ts';
 import type { Assertion, ConfigWarning, SourceLocation, TestCase } from './types.ts';
 import { validate } from './validate.ts';
-import { parseYaml, type KeyPath, type YamlSource } from './yaml-source.ts';
+import { MAX_DEPTH, parseYaml, type KeyPath, type YamlSource } from './yaml-source.ts';
 
 /** A test as written (after schema validation), with where it was written. */
 export interface RawTest {
@@ -142,8 +142,10 @@ function jsonlTests(text: string, file: string, warnings: ConfigWarning[]): RawT
     try {
       value = JSON.parse(line);
     } catch {
-      value = parsed(i).value; // not strict JSON: YAML reads it, or says where it is wrong
+      value = undefined;
     }
+    // Not strict JSON, or nested deeper than a YAML config may be: YAML reads it, or says where it is wrong.
+    if (value === undefined || nestsDeeperThan(value, MAX_DEPTH)) value = parsed(i).value;
     if (!isPlainObject(value)) {
       throw new ConfigError([{ message: 'each JSONL line must be a test object', location: { file, line: i + 1, column: 1 } }]);
     }
@@ -152,6 +154,18 @@ function jsonlTests(text: string, file: string, warnings: ConfigWarning[]): RawT
     warnings.push(...checked.warnings);
     return [{ value: checked.value as RawTestValue, source: lineSource, path: [] }];
   });
+}
+
+/** Whether arrays and objects nest deeper than `max` in `value` (walked without recursion: it may be deep). */
+function nestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 function parseJsonLine(line: string, file: string, index: number): YamlSource {

@@ -37,8 +37,15 @@ export interface Plan {
   batches: PlannedBatch[];
 }
 
+/**
+ * The most cases a plan may hold. Past it the suite is a mistake, not an eval (list vars multiply: six vars of
+ * twenty items are 64 million cases), and the plan would not fit in memory: a million cases take some 500 MB.
+ */
+export const MAX_CASES = 1_000_000;
+
 /** Expands prompts x providers x tests into cases, and their distinct requests into one batch per model. */
 export function buildPlan(suite: Suite): Plan {
+  checkCaseCount(suite);
   const cases: PlannedCase[] = [];
   const batches = new Map<string, PlannedBatch>();
   const seen = new Set<string>();
@@ -56,7 +63,7 @@ export function buildPlan(suite: Suite): Plan {
         let assertions: Assertion[];
         try {
           messages = renderPrompt(prompt, vars);
-          assertions = entry.assertions ??= test.assert.map((a) => ({ ...a, value: renderDeep(a.value, vars) }));
+          assertions = entry.assertions ??= test.assert.map((a) => renderAssertion(a, vars));
         } catch (err) {
           issues.push({
             message: `prompt '${prompt.label}' cannot be rendered for this test: ${templateErrorMessage(err)}`,
@@ -94,6 +101,37 @@ interface ExpandedTest {
   vars: Record<string, unknown>;
   assertions?: Assertion[];
   description?: string;
+}
+
+/**
+ * The assertion with its value rendered for the vars; the assertion itself when rendering changes nothing (no
+ * template in it), so that the defaultTest's assertions and other constant ones are one object for every test.
+ */
+function renderAssertion(a: Assertion, vars: Record<string, unknown>): Assertion {
+  const value = renderDeep(a.value, vars);
+  return value === a.value ? a : { ...a, value };
+}
+
+/** Counts the cases before making any, and refuses more than MAX_CASES, naming the test that makes the most. */
+function checkCaseCount(suite: Suite): void {
+  const perTest = suite.providers.reduce((n, provider) => n + suite.prompts.filter((p) => !provider.prompts || provider.prompts.includes(p.label)).length, 0);
+  let total = 0;
+  let largest: { test: TestCase; count: number } | undefined;
+  for (const test of suite.tests) {
+    const count = Object.values(test.vars).reduce<number>((n, v) => n * (Array.isArray(v) && v.length > 0 ? v.length : 1), perTest);
+    total += count;
+    if (!largest || count > largest.count) largest = { test, count };
+  }
+  if (total <= MAX_CASES) return;
+  const many = (n: number): string => (n < 1e15 ? n.toLocaleString('en-US') : Number.isFinite(n) ? `about ${n.toExponential(1)}` : 'too many to count');
+  throw new ConfigError([
+    {
+      message:
+        `the suite makes ${many(total)} cases (prompts x providers x tests, each list var making one case per item), ` +
+        `more than the ${MAX_CASES.toLocaleString('en-US')} batch-evals runs; the test here makes ${many(largest!.count)}`,
+      location: largest!.test.location ?? suite.prompts[0]?.location ?? { file: suite.file, line: 1, column: 1 },
+    },
+  ]);
 }
 
 function batchFor(batches: Map<string, PlannedBatch>, provider: ProviderSpec): PlannedBatch {

@@ -220,20 +220,38 @@ const MARK: Record<CaseResult['status'], string> = { passed: '✅', failed: '❌
 /** With several models, the cases where they do not all agree: a row per case, a column per model. */
 function disagreements(results: CaseResult[], labels: string[]): { header: string[]; rows: string[] } {
   if (labels.length < 2) return { header: [], rows: [] };
-  const rows = new Map<string, { title: string; status: Map<string, CaseResult['status']> }>();
+  // A large run has a row per test and prompt (100,000 at 200,000 cases), all held until the end: a row is its first
+  // case and a status per model (a title only for the rows shown), keyed by the vars' JSON, which is made once per
+  // vars object (the cases of a test share theirs), then by prompt and place.
+  const column = new Map(labels.map((label, i) => [label, i]));
+  const json = new Map<Record<string, unknown>, string>();
+  const rows = new Map<string, Map<string, { first: CaseResult; status: CaseResult['status'][] }>>();
+  const ordered: { first: CaseResult; status: CaseResult['status'][] }[] = [];
   for (const r of results) {
     const c = r.case;
-    const key = `${c.prompt}\u0000${c.location ? `${c.location.file}:${c.location.line}:${c.location.column}` : c.description}\u0000${JSON.stringify(c.vars)}`;
-    let row = rows.get(key);
-    if (!row) rows.set(key, (row = { title: `${c.description} (prompt ${c.prompt})`, status: new Map() }));
-    row.status.set(c.provider, r.status);
+    let vars = json.get(c.vars);
+    if (vars === undefined) json.set(c.vars, (vars = JSON.stringify(c.vars)));
+    let byPlace = rows.get(vars);
+    if (!byPlace) rows.set(vars, (byPlace = new Map()));
+    const place = `${c.prompt}\u0000${c.location ? `${c.location.file}:${c.location.line}:${c.location.column}` : c.description}`;
+    let row = byPlace.get(place);
+    if (!row) {
+      byPlace.set(place, (row = { first: r, status: [] }));
+      ordered.push(row);
+    }
+    let i = column.get(c.provider);
+    if (i === undefined) column.set(c.provider, (i = column.size));
+    row.status[i] = r.status;
   }
   // Only the models that ran a case are compared: a case another model has no result for (a provider `prompts:`
   // filter) is not a disagreement by itself; that model's column shows – where a row is listed.
-  const split = [...rows.values()].filter((row) => new Set(row.status.values()).size > 1);
+  const split = ordered.filter((row) => new Set(row.status.filter((s) => s !== undefined)).size > 1);
   return {
     header: [`| Case | ${labels.map((l) => inline(l, 60)).join(' | ')} |`, `|:--|${labels.map(() => ':-:').join('|')}|`],
-    rows: split.map((row) => `| ${inline(row.title, 120)} | ${labels.map((l) => (row.status.has(l) ? MARK[row.status.get(l)!] : '–')).join(' | ')} |`),
+    rows: split.map((row) => {
+      const title = `${row.first.case.description} (prompt ${row.first.case.prompt})`;
+      return `| ${inline(title, 120)} | ${labels.map((_, i) => (row.status[i] !== undefined ? MARK[row.status[i]] : '–')).join(' | ')} |`;
+    }),
   };
 }
 

@@ -1,5 +1,5 @@
-import type { RequestResult, Usage } from '../batch/types.ts';
-import type { ChatMessage, PriceOverride } from '../config/types.ts';
+import type { BatchRequest, RequestResult, Usage } from '../batch/types.ts';
+import type { PriceOverride } from '../config/types.ts';
 import { costOf, priceOf } from '../cost/cost.ts';
 import type { PlannedCase, Plan } from '../plan/plan.ts';
 import { scoreTest } from './score-test.ts';
@@ -44,33 +44,41 @@ export function scoreRun({ plan, results, pending, batchErrors, pricing }: Score
  * result is scored for every case that shares its request, then dropped.
  */
 export class RunScorer {
-  readonly #cases = new Map<string, PlannedCase[]>();
-  readonly #requests = new Map<string, { model: string; messages: ChatMessage[] }>();
+  /** Request id -> its cases: the case itself when it is the only one (most are), else the list. */
+  readonly #cases = new Map<string, PlannedCase | PlannedCase[]>();
+  readonly #requests = new Map<string, BatchRequest>();
   readonly #scored: (CaseResult | undefined)[];
   readonly #pricing: Record<string, PriceOverride>;
 
   constructor(plan: Plan, pricing: Record<string, PriceOverride>) {
     this.#pricing = pricing;
     this.#scored = new Array(plan.cases.length);
+    // A request's model is its batch's (the plan makes one batch per model).
     for (const batch of plan.batches) {
-      for (const r of batch.requests) this.#requests.set(r.id, { model: batch.model, messages: r.messages });
+      for (const r of batch.requests) this.#requests.set(r.id, r);
     }
     for (const c of plan.cases) {
-      const list = this.#cases.get(c.requestId);
-      if (list) list.push(c);
-      else this.#cases.set(c.requestId, [c]);
+      const known = this.#cases.get(c.requestId);
+      if (!known) this.#cases.set(c.requestId, c);
+      else if (Array.isArray(known)) known.push(c);
+      else this.#cases.set(c.requestId, [known, c]);
     }
+  }
+
+  #casesOf(id: string): PlannedCase[] | undefined {
+    const known = this.#cases.get(id);
+    return known === undefined || Array.isArray(known) ? known : [known];
   }
 
   /** Whether the request's cases are scored already. */
   has(id: string): boolean {
-    const cases = this.#cases.get(id);
+    const cases = this.#casesOf(id);
     return !!cases && this.#scored[cases[0].index] !== undefined;
   }
 
   /** Scores the cases of one result; false when the result is a repeat (the provider sent an id twice) or unknown. */
   add(result: RequestResult): boolean {
-    const cases = this.#cases.get(result.id);
+    const cases = this.#casesOf(result.id);
     if (!cases || this.#scored[cases[0].index]) return false;
     const request = this.#requests.get(result.id)!;
     const price = priceOf(request.model, this.#pricing);
@@ -97,8 +105,8 @@ export class RunScorer {
   /** Every case in plan order; those without a result are pending (batch still running) or errored, with why. */
   finish(pending: Set<string>, batchErrors: Map<string, string>): CaseResult[] {
     const out: CaseResult[] = [];
-    for (const cases of this.#cases.values()) {
-      for (const c of cases) {
+    for (const known of this.#cases.values()) {
+      for (const c of Array.isArray(known) ? known : [known]) {
         if (this.#scored[c.index]) continue;
         const model = this.#requests.get(c.requestId)?.model ?? '';
         if (pending.has(c.requestId)) this.#scored[c.index] = { case: c, model, status: 'pending', billed: false };

@@ -42,7 +42,7 @@ export function scoreTest(test: ScoredTest, output: string, ctx: AssertionContex
     }
     const result = evaluateAssertion(assertion, value, ctx);
     // promptfoo: weight 0 records a score (e.g. for a metric) without the assertion being able to fail the test.
-    return assertion.weight === 0 && !result.notApplicable ? { ...result, pass: true } : result;
+    return shared(assertion.weight === 0 && !result.notApplicable ? { ...result, pass: true } : result);
   });
 
   const measured = assertions.filter((r) => !r.notApplicable);
@@ -65,7 +65,40 @@ export function scoreTest(test: ScoredTest, output: string, ctx: AssertionContex
   }
   if (skipped.length > 0) reason += ` (not counted: ${skipped.map((r) => r.reason).join('; ')})`;
 
-  return { pass, score, reason, namedScores: namedScores(measured, ctx.vars), assertions };
+  const named = namedScores(measured, ctx.vars);
+  // The score of a case that passed every assertion is the same for every case of the test: one object for all.
+  const known = passedScores.get(test.assert);
+  if (known && known.pass === pass && known.score === score && known.reason === reason && sameResults(known, assertions, named)) return known;
+  const result = { pass, score, reason, namedScores: named, assertions };
+  if (pass && !known && assertions.every((r) => r === passedResults.get(r.assertion))) passedScores.set(test.assert, result);
+  return result;
+}
+
+const PASSED_REASON = 'Assertion passed';
+
+/**
+ * Results are read-only once made, and most of a large run's are "passed, score 1" for an assertion that every
+ * case of a test (the defaultTest's: every case of the suite) shares. Those results are one object per
+ * assertion, and the scores of cases that pass all their test's assertions one object per test, not one per case:
+ * some 500 bytes a case (100 MB at 200,000 cases).
+ */
+const passedResults = new WeakMap<Assertion, AssertionResult>();
+const passedScores = new WeakMap<Assertion[], TestScore>();
+
+/** The shared "passed" result of its assertion, when the result is that; else the result itself. */
+function shared(result: AssertionResult): AssertionResult {
+  if (!result.pass || result.score !== 1 || result.reason !== PASSED_REASON || result.notApplicable !== undefined) return result;
+  const known = passedResults.get(result.assertion);
+  if (known) return known;
+  passedResults.set(result.assertion, result);
+  return result;
+}
+
+function sameResults(known: TestScore, assertions: AssertionResult[], named: Record<string, number>): boolean {
+  if (known.assertions.length !== assertions.length || !known.assertions.every((r, i) => r === assertions[i])) return false;
+  const a = Object.entries(known.namedScores);
+  const b = Object.entries(named);
+  return a.length === b.length && a.every(([k, v]) => named[k] === v);
 }
 
 /** Each metric's weighted mean score over the assertions that name it. */
