@@ -16752,7 +16752,7 @@ __webpack_unused_export__ = errors.YAMLParseError;
 __webpack_unused_export__ = errors.YAMLWarning;
 __webpack_unused_export__ = Alias.Alias;
 exports.Vj = identity.isAlias;
-__webpack_unused_export__ = identity.isCollection;
+exports.P3 = identity.isCollection;
 __webpack_unused_export__ = identity.isDocument;
 exports.jh = identity.isMap;
 exports.Ll = identity.isNode;
@@ -16771,7 +16771,7 @@ exports.qg = publicApi.parse;
 __webpack_unused_export__ = publicApi.parseAllDocuments;
 exports.Tp = publicApi.parseDocument;
 __webpack_unused_export__ = publicApi.stringify;
-exports.YR = visit.visit;
+__webpack_unused_export__ = visit.visit;
 __webpack_unused_export__ = visit.visitAsync;
 
 
@@ -22995,7 +22995,38 @@ function formatBytes(bytes) {
     return mb >= 1 ? `${Number(mb.toFixed(2))} MB` : `${bytes.toLocaleString('en-US')} bytes`;
 }
 
+// EXTERNAL MODULE: external "node:readline"
+var external_node_readline_ = __nccwpck_require__(481);
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+;// CONCATENATED MODULE: ./src/batch/lines.ts
+
+
+/**
+ * The body of a results download broke off after its headers came (a reset connection, a short read): what was read
+ * before is good, and the same download may well succeed whole if made again. The SDKs do not retry this themselves.
+ */
+class ResultsDownloadError extends Error {
+}
+/** The lines of an HTTP response body, read as they arrive (a results file may be hundreds of MB). */
+async function* responseLines(response) {
+    if (!response.body)
+        return;
+    const input = external_node_stream_.Readable.fromWeb(response.body);
+    const lines = (0,external_node_readline_.createInterface)({ input, crlfDelay: Infinity });
+    try {
+        for await (const line of lines) {
+            if (line.trim())
+                yield line;
+        }
+    }
+    catch (err) {
+        throw new ResultsDownloadError(`the download broke off: ${err.message}`, { cause: err });
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/batch/anthropic.ts
+
 
 const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
 const ANTHROPIC_LIMITS = { maxRequests: 100_000, maxBytes: 256 * 1024 * 1024 };
@@ -23012,10 +23043,13 @@ class AnthropicBatchProvider {
         this.#log = options.log;
     }
     /** The SDK is loaded on first use: a suite without Anthropic models does not pay its memory. */
-    async #batches() {
+    async #client() {
         const { apiKey, baseURL } = this.#options;
         this.#sdk ??= __nccwpck_require__.e(/* import() */ 407).then(__nccwpck_require__.bind(__nccwpck_require__, 6407)).then(({ default: SDK }) => new SDK({ apiKey, authToken: null, baseURL, maxRetries: 4, timeout: 120_000 }));
-        return (await this.#sdk).messages.batches;
+        return this.#sdk;
+    }
+    async #batches() {
+        return (await this.#client()).messages.batches;
     }
     async submit(requests) {
         const label = `anthropic:${requests[0]?.model}`;
@@ -23047,10 +23081,25 @@ class AnthropicBatchProvider {
             errors: [],
         };
     }
+    /**
+     * The results file read a line at a time, as the SDK's `batches.results()` does, but a line that is not a result is
+     * skipped with a warning: the SDK's reader throws on it and loses every line after it.
+     */
     async *results(handle) {
-        const stream = await (await this.#batches()).results(handle.batchId);
-        for await (const line of stream)
-            yield toResult(line);
+        const client = await this.#client();
+        const batch = await client.messages.batches.retrieve(handle.batchId);
+        if (!batch.results_url)
+            throw new Error(`No batch \`results_url\`; Has it finished processing? ${batch.processing_status} - ${batch.id}`);
+        const response = await client
+            .get(batch.results_url, { headers: { Accept: 'application/binary' }, stream: true, __binaryResponse: true })
+            .asResponse();
+        for await (const text of responseLines(response)) {
+            const line = parseResultLine(text);
+            if (line)
+                yield toResult(line);
+            else
+                this.#log.warning(`anthropic: skipped an unreadable line in the results of ${handle.batchId}: ${text.slice(0, 120)}`);
+        }
     }
     async cancel(handle) {
         await (await this.#batches()).cancel(handle.batchId);
@@ -23082,6 +23131,24 @@ function splitSystem(messages) {
 }
 /** Errors that the same request would meet again; the others (api_error, overloaded_error, rate_limit_error…) may pass on a later try. */
 const PERMANENT_ERRORS = new Set(['invalid_request_error', 'not_found_error', 'authentication_error', 'permission_error', 'billing_error', 'request_too_large']);
+/** One line of a results file, or undefined when it is not JSON or not shaped like a result. */
+function parseResultLine(text) {
+    let line;
+    try {
+        line = JSON.parse(text);
+    }
+    catch {
+        return undefined;
+    }
+    const { custom_id, result } = (line ?? {});
+    if (typeof custom_id !== 'string' || !result || typeof result !== 'object')
+        return undefined;
+    const readable = (result.type === 'succeeded' && Array.isArray(result.message?.content) && !!result.message.usage) ||
+        (result.type === 'errored' && !!result.error?.error) ||
+        result.type === 'canceled' ||
+        result.type === 'expired';
+    return readable ? line : undefined;
+}
 function toResult(line) {
     const id = line.custom_id;
     const result = line.result;
@@ -23109,6 +23176,8 @@ function usageOf(usage) {
     };
 }
 
+;// CONCATENATED MODULE: external "node:timers/promises"
+const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 ;// CONCATENATED MODULE: ./node_modules/openai/internal/tslib.mjs
 function __classPrivateFieldSet(receiver, state, value, kind, f) {
     if (kind === "m")
@@ -54122,26 +54191,8 @@ bedrock_a = brand_privateBedrockClient;
 
 
 //# sourceMappingURL=index.mjs.map
-// EXTERNAL MODULE: external "node:readline"
-var external_node_readline_ = __nccwpck_require__(481);
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
-;// CONCATENATED MODULE: ./src/batch/lines.ts
-
-
-/** The lines of an HTTP response body, read as they arrive (a results file may be hundreds of MB). */
-async function* responseLines(response) {
-    if (!response.body)
-        return;
-    const input = external_node_stream_.Readable.fromWeb(response.body);
-    const lines = (0,external_node_readline_.createInterface)({ input, crlfDelay: Infinity });
-    for await (const line of lines) {
-        if (line.trim())
-            yield line;
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/batch/openai.ts
+
 
 
 
@@ -54150,6 +54201,8 @@ const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 const OPENAI_LIMITS = { maxRequests: 50_000, maxBytes: 200 * 1024 * 1024 };
 const ENDPOINT = '/v1/chat/completions';
 const RUNNING = new Set(['validating', 'in_progress', 'finalizing', 'cancelling']);
+/** Tries of batches.create after the first, as the SDK's own retries (maxRetries) would make. */
+const CREATE_RETRIES = 4;
 /** OpenAI's Batch API: the requests go up as a JSONL file, the answers come back as output and error files. */
 class OpenAIBatchProvider {
     name = 'openai';
@@ -54168,7 +54221,7 @@ class OpenAIBatchProvider {
                 file: new File([await (0,external_node_fs_.openAsBlob)(file.path)], 'batch-evals-requests.jsonl', { type: 'application/jsonl' }),
                 purpose: 'batch',
             });
-            const batch = await this.#client.batches.create({
+            const batch = await this.#createOnce({
                 input_file_id: upload.id,
                 endpoint: ENDPOINT,
                 completion_window: '24h',
@@ -54179,6 +54232,56 @@ class OpenAIBatchProvider {
         finally {
             await file.remove();
         }
+    }
+    /**
+     * batches.create, retried as the SDK would, but never making a second batch: an answer lost after the batch was
+     * made (a dropped connection, a timeout, a 5xx from a proxy) would have the SDK's retry create another, run and
+     * billed in full beside the first. The input file was uploaded for this batch alone, so before trying again the
+     * newest batches are searched for one made from it; a batch found is the one made, and is used.
+     */
+    async #createOnce(params) {
+        const since = Math.floor(Date.now() / 1000) - 300;
+        let failure;
+        for (let attempt = 0; attempt <= CREATE_RETRIES; attempt++) {
+            if (attempt > 0) {
+                await (0,external_node_timers_promises_namespaceObject.setTimeout)(retryDelayMs(failure, attempt));
+                try {
+                    const made = await this.#findBatchOf(params.input_file_id, since);
+                    if (made) {
+                        this.#log.warning(`openai:${params.metadata?.model}: the batch was created though its answer was lost (${errorText(failure)}); using ${made.id}, not creating another`);
+                        return made;
+                    }
+                }
+                catch (err) {
+                    // Whether the batch was made is unknown: another create could make a second one, so ask again first. A
+                    // server without the listing (an OpenAI-compatible API) gets the plain retry the SDK would make.
+                    if (retryable(err)) {
+                        failure = err;
+                        continue;
+                    }
+                }
+            }
+            try {
+                return await this.#client.batches.create(params, { maxRetries: 0 });
+            }
+            catch (err) {
+                if (!retryable(err))
+                    throw err;
+                failure = err;
+            }
+        }
+        throw failure;
+    }
+    /** The batch made from this input file, among the newest (created since `since`, epoch seconds, give or take clock skew). */
+    async #findBatchOf(inputFileId, since) {
+        let seen = 0;
+        for await (const batch of this.#client.batches.list({ limit: 100 }, { maxRetries: 0 })) {
+            if (batch.input_file_id === inputFileId)
+                return batch;
+            if (batch.created_at < since || ++seen >= 1_000)
+                return undefined;
+        }
+        return undefined;
     }
     async status(handle) {
         const batch = await this.#client.batches.retrieve(handle.batchId);
@@ -54201,7 +54304,7 @@ class OpenAIBatchProvider {
                 continue;
             const response = await this.#client.files.content(fileId);
             for await (const line of responseLines(response)) {
-                const result = parseResultLine(line);
+                const result = openai_parseResultLine(line);
                 if (result)
                     yield result;
                 else
@@ -54232,6 +54335,31 @@ class OpenAIBatchProvider {
         await this.#client.batches.cancel(handle.batchId);
     }
 }
+/** What the SDK retries: connection errors and timeouts, 408, 409, 429 and 5xx, or what `x-should-retry` says. */
+function retryable(err) {
+    if (err instanceof APIConnectionError)
+        return true;
+    if (!(err instanceof APIError) || err.status === undefined)
+        return false;
+    const header = err.headers?.get('x-should-retry');
+    if (header === 'true' || header === 'false')
+        return header === 'true';
+    return err.status === 408 || err.status === 409 || err.status === 429 || err.status >= 500;
+}
+/** The wait the SDK would make before another try: `retry-after-ms` or `retry-after` up to a minute, else 0.5 s doubling up to 8 s, with jitter. */
+function retryDelayMs(err, attempt) {
+    const headers = err instanceof APIError ? err.headers : undefined;
+    const ms = Number.parseFloat(headers?.get('retry-after-ms') ?? '');
+    const seconds = Number.parseFloat(headers?.get('retry-after') ?? '');
+    const date = Date.parse(headers?.get('retry-after') ?? '');
+    const given = Number.isFinite(ms) ? ms : Number.isFinite(seconds) ? seconds * 1000 : Number.isFinite(date) ? date - Date.now() : NaN;
+    if (given >= 0 && given < 60_000)
+        return given;
+    return Math.min(500 * 2 ** (attempt - 1), 8_000) * (1 - Math.random() * 0.25);
+}
+function errorText(err) {
+    return err instanceof Error ? err.message : String(err);
+}
 /** OpenAI allows 16 pairs, keys up to 64 and values up to 512 characters. */
 function openaiMetadata(metadata) {
     const pairs = { tool: 'batch-evals' };
@@ -54242,7 +54370,7 @@ function openaiMetadata(metadata) {
     return pairs;
 }
 /** Maps one line of an output or error file to a uniform result; undefined for a line that cannot be read. */
-function parseResultLine(line) {
+function openai_parseResultLine(line) {
     let parsed;
     try {
         parsed = JSON.parse(line);
@@ -54361,6 +54489,7 @@ const consoleLogger = {
 };
 
 ;// CONCATENATED MODULE: ./src/batch/run-batches.ts
+
 /** Submits every planned batch at once; a batch that cannot be submitted is kept with its error. */
 async function submitBatches(runs, metadata, log) {
     await Promise.all(runs.map(async (run) => {
@@ -54419,9 +54548,15 @@ async function collectResults(runs, log) {
     });
     return results;
 }
+/** How many times the results of one batch are downloaded at most, when a download breaks off or comes back short. */
+const MAX_RESULTS_READS = 3;
 /**
  * Hands every result of every ended batch to `onResult` as it is read, a line at a time; `onResult` says whether
  * the result was new (a provider may repeat an id), for the count in the log.
+ *
+ * A download that breaks off midway, or ends with fewer results than the batch says it answered, is made again
+ * (up to MAX_RESULTS_READS in all): the provider still has the answers, and they are paid for, so they are read
+ * again, never asked again. `onResult` sees the results of the first read again and must ignore repeats.
  */
 async function streamResults(runs, log, onResult) {
     for (const run of runs) {
@@ -54429,16 +54564,34 @@ async function streamResults(runs, log, onResult) {
             continue;
         if (run.status.errors.length)
             run.error = `${run.status.providerStatus}: ${run.status.errors.join('; ')}`;
+        const answered = run.status.completed + run.status.failed;
+        const read = new Set();
         let count = 0;
-        try {
-            for await (const result of run.provider.results(run.handle)) {
-                if (onResult(result))
-                    count++;
+        for (let attempt = 1;; attempt++) {
+            let failure;
+            try {
+                for await (const result of run.provider.results(run.handle)) {
+                    read.add(result.id);
+                    if (onResult(result))
+                        count++;
+                }
             }
-        }
-        catch (err) {
-            run.error = `results could not be read completely: ${err.message}`;
-            log.warning(`${label(run)}: ${run.error}`);
+            catch (err) {
+                failure = err;
+            }
+            const short = !failure && read.size < answered;
+            if ((failure instanceof ResultsDownloadError || short) && attempt < MAX_RESULTS_READS) {
+                const why = failure ? failure.message : `${read.size} of the ${answered} results the batch reports answered came`;
+                log.warning(`${label(run)}: ${why}; reading the results again (${attempt + 1} of ${MAX_RESULTS_READS})`);
+                continue;
+            }
+            if (failure)
+                run.error = `results could not be read completely: ${failure.message}`;
+            else if (short)
+                run.error = `results could not be read completely: ${read.size} of the ${answered} results the batch reports answered came, after ${MAX_RESULTS_READS} downloads`;
+            if (failure || short)
+                log.warning(`${label(run)}: ${run.error}`);
+            break;
         }
         log.info(`${label(run)}: ${run.status.providerStatus}, collected ${count} of ${run.batch.requests.length} results`);
     }
@@ -54482,14 +54635,22 @@ function renderTemplate(source, vars) {
         return source;
     return compileTemplate(source).render(vars);
 }
-/** Renders every string inside a value (assertion values may be strings, lists or objects). */
+/**
+ * Renders every string inside a value (assertion values may be strings, lists or objects). A list or object in
+ * which nothing changes is returned as it is, not copied, so values without templates are shared, not repeated
+ * per test.
+ */
 function renderDeep(value, vars) {
     if (typeof value === 'string')
         return renderTemplate(value, vars);
-    if (Array.isArray(value))
-        return value.map((v) => renderDeep(v, vars));
+    if (Array.isArray(value)) {
+        const rendered = value.map((v) => renderDeep(v, vars));
+        return rendered.every((v, i) => v === value[i]) ? value : rendered;
+    }
     if (value && typeof value === 'object') {
-        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderDeep(v, vars)]));
+        const entries = Object.entries(value);
+        const rendered = entries.map(([k, v]) => [k, renderDeep(v, vars)]);
+        return rendered.every(([, v], i) => v === entries[i][1]) ? value : Object.fromEntries(rendered);
     }
     return value;
 }
@@ -54578,15 +54739,18 @@ function parseYaml(text, file) {
         return { file, line, column: col };
     };
     if (doc.errors.length > 0) {
-        throw new ConfigError(doc.errors.map((e) => ({ message: `invalid YAML: ${firstLine(e.message)}`, location: at(e.pos[0]) })));
+        // One stray character can make tens of thousands of errors, each one an annotation: the first ones say it.
+        const issues = doc.errors.slice(0, MAX_YAML_ERRORS).map((e) => ({ message: `invalid YAML: ${firstLine(e.message)}`, location: at(e.pos[0]) }));
+        const more = doc.errors.length - MAX_YAML_ERRORS;
+        if (more > 0)
+            issues.push({ message: `invalid YAML: ${more} more errors after these, often caused by the first`, location: at(doc.errors[MAX_YAML_ERRORS].pos[0]) });
+        throw new ConfigError(issues);
     }
     let value;
     try {
-        const recursive = recursiveAlias(doc);
-        if (recursive) {
-            const message = `invalid YAML: the alias *${recursive.source} is inside the node anchored &${recursive.source}, which would make endless (recursive) data`;
-            throw new ConfigError([{ message, location: at(recursive.range?.[0] ?? 0) }]);
-        }
+        const problem = structureProblem(doc, at);
+        if (problem)
+            throw new ConfigError([problem]);
         value = doc.toJS({ maxAliasCount: 1000 });
     }
     catch (err) {
@@ -54604,29 +54768,44 @@ function parseYaml(text, file) {
         },
     };
 }
+const MAX_YAML_ERRORS = 20;
+/** Nesting deeper than this is no config a person writes (a JSON schema in an assertion nests some ten levels). */
+const MAX_DEPTH = 256;
 /**
- * An alias written inside the node it refers to (`&a [*a]`): the YAML library resolves it to a JS value that
- * contains itself, which no later walk over the config survives. An alias refers to the last anchor of its name
- * before it, in document order, as the library resolves it.
+ * What the YAML library would turn into data no later step survives, found in one walk in document order:
+ * - an alias inside the node it refers to (`&a [*a]`; an alias refers to the last anchor of its name before it):
+ *   the library resolves it to a value that contains itself;
+ * - nesting past MAX_DEPTH: the library's alias resolution slows down with the square of the depth (seconds at a
+ *   few thousand levels), whether it parses such a file at all depends on how warm the JIT is, and every
+ *   recursive walk after it (validation, templates, request hashing) may run out of stack.
  */
-function recursiveAlias(doc) {
+function structureProblem(doc, at) {
     const anchored = new Map();
-    let found;
-    (0,dist/* visit */.YR)(doc, (_key, node) => {
+    const stack = [[doc.contents, 1]];
+    while (stack.length > 0) {
+        const [node, depth] = stack.pop();
         if ((0,dist/* isAlias */.Vj)(node)) {
             const target = anchored.get(node.source);
-            const at = node.range?.[0];
-            if (target?.range && at !== undefined && at >= target.range[0] && at < target.range[2]) {
-                found = node;
-                return dist/* visit */.YR.BREAK;
+            const offset = node.range?.[0];
+            if (target?.range && offset !== undefined && offset >= target.range[0] && offset < target.range[2]) {
+                return { message: `invalid YAML: the alias *${node.source} is inside the node anchored &${node.source}, which would make endless (recursive) data`, location: at(offset) };
             }
         }
-        else if ((0,dist/* isNode */.Ll)(node) && node.anchor) {
-            anchored.set(node.anchor, node);
+        else if ((0,dist/* isPair */.tO)(node)) {
+            stack.push([node.value, depth], [node.key, depth]);
         }
-        return undefined;
-    });
-    return found;
+        else if ((0,dist/* isNode */.Ll)(node)) {
+            if (node.anchor)
+                anchored.set(node.anchor, node);
+            if ((0,dist/* isCollection */.P3)(node)) {
+                if (depth > MAX_DEPTH)
+                    return { message: `invalid YAML: values nested more than ${MAX_DEPTH} levels deep`, location: at(node.range?.[0] ?? 0) };
+                for (let i = node.items.length - 1; i >= 0; i--)
+                    stack.push([node.items[i], depth + 1]);
+            }
+        }
+    }
+    return undefined;
 }
 function firstLine(message) {
     return message.split('\n')[0];
@@ -54963,16 +55142,23 @@ function suggest(word, candidates) {
 }
 /** The candidate within a small edit distance of `word`, if any. */
 function closest(word, candidates) {
+    const limit = Math.max(2, Math.floor(word.length / 3));
+    const lower = word.toLowerCase();
     let best;
     let bestDistance = Infinity;
     for (const c of candidates) {
-        const d = editDistance(word.toLowerCase(), c.toLowerCase());
+        // The distance is at least the difference in length: a candidate that far off cannot be close (and a long
+        // word, such as a 1 MB string written as an assertion type, is not compared letter by letter).
+        const candidate = c.toLowerCase();
+        if (Math.abs(lower.length - candidate.length) > limit)
+            continue;
+        const d = editDistance(lower, candidate);
         if (d < bestDistance) {
             best = c;
             bestDistance = d;
         }
     }
-    return best !== undefined && bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+    return best !== undefined && bestDistance <= limit ? best : undefined;
 }
 function editDistance(a, b) {
     let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
@@ -57137,8 +57323,7 @@ function validate(source, part, value = source.value, base = []) {
     const warnings = [];
     const issues = [];
     const check = validator(part);
-    check(cleaned);
-    for (const err of check.errors ?? []) {
+    for (const err of schemaErrors(check, part, cleaned)) {
         if (err.keyword !== 'additionalProperties')
             continue;
         const key = err.params.additionalProperty;
@@ -57161,24 +57346,68 @@ function validate(source, part, value = source.value, base = []) {
     }
     if (issues.length > 0)
         throw new ConfigError(issues);
-    if (!check(cleaned)) {
-        throw new ConfigError(explain(check.errors ?? []).map((e) => {
+    const errors = schemaErrors(check, part, cleaned);
+    if (errors.length > 0) {
+        throw new ConfigError(explain(errors).map((e) => {
             const path = [...base, ...pointerToPath(e.instancePath)];
             return { message: e.message, location: source.locate(path), keyPath: keyPathString(path) || '(top level)' };
         }));
     }
     return { value: cleaned, warnings };
 }
+/**
+ * Inline tests are checked this many at a time. Ajv gathers the errors of a $ref'd schema (each test) by
+ * concatenating them to all the errors so far, which takes time with the square of their number: 10,000 tests
+ * that each had an unknown key took 2 s, 20,000 took 8.
+ */
+const TESTS_AT_ONCE = 500;
+/** The schema errors of `value`: those of a suite's long `tests` list checked part by part, with its paths. */
+function schemaErrors(check, part, value) {
+    const tests = part === 'suite' ? value?.tests : undefined;
+    if (!Array.isArray(tests) || tests.length <= TESTS_AT_ONCE) {
+        check(value);
+        return check.errors ?? [];
+    }
+    check({ ...value, tests: [] });
+    const rest = check.errors ?? [];
+    const checkTests = validate_ajv.getSchema('suite#/properties/tests');
+    if (!checkTests)
+        throw new Error('schema part tests missing');
+    const testErrors = [];
+    for (let start = 0; start < tests.length; start += TESTS_AT_ONCE) {
+        checkTests(tests.slice(start, start + TESTS_AT_ONCE));
+        for (const e of checkTests.errors ?? []) {
+            testErrors.push({ ...e, instancePath: `/tests${e.instancePath.replace(/^\/(\d+)/, (_, i) => `/${Number(i) + start}`)}` });
+        }
+    }
+    // In Ajv's order: the top level's own errors, then each key's in the schema's order.
+    const keys = Object.keys(schema.properties);
+    const beforeTests = (e) => {
+        const top = e.instancePath.split('/')[1];
+        return top === undefined || keys.indexOf(top) < keys.indexOf('tests');
+    };
+    return [...rest.filter(beforeTests), ...testErrors, ...rest.filter((e) => !beforeTests(e))];
+}
 /** Schema errors a person can act on: the deepest ones, with oneOf and enum spelled out. */
 function explain(errors) {
-    const paths = errors.map((e) => e.instancePath);
-    const deepest = errors.filter((e) => !paths.some((p) => p !== e.instancePath && p.startsWith(`${e.instancePath}/`)));
-    const seen = new Set();
-    const out = [];
-    for (const e of deepest) {
-        if (seen.has(e.instancePath))
+    // Paths with an error further down (a Set, and errors grouped by path: thousands of errors stay linear).
+    const above = new Set();
+    for (const { instancePath: p } of errors) {
+        for (let i = p.lastIndexOf('/'); i >= 0; i = i === 0 ? -1 : p.lastIndexOf('/', i - 1))
+            above.add(p.slice(0, i));
+    }
+    const deepest = new Map();
+    for (const e of errors) {
+        if (above.has(e.instancePath))
             continue;
-        const atPath = deepest.filter((d) => d.instancePath === e.instancePath);
+        const group = deepest.get(e.instancePath);
+        if (group)
+            group.push(e);
+        else
+            deepest.set(e.instancePath, [e]);
+    }
+    const out = [];
+    for (const [instancePath, atPath] of deepest) {
         const oneOf = atPath.find((d) => d.keyword === 'oneOf');
         let message;
         if (oneOf) {
@@ -57188,8 +57417,7 @@ function explain(errors) {
         else {
             message = atPath.map(describeError).join('; ');
         }
-        seen.add(e.instancePath);
-        out.push({ instancePath: e.instancePath, message });
+        out.push({ instancePath, message });
     }
     return out;
 }
@@ -57253,8 +57481,9 @@ function deleteAt(root, path, key) {
     let node = root;
     for (const part of path)
         node = node?.[part];
+    // Reflect: a value that cannot lose the key (a typed array from !!binary) keeps it, and fails validation after.
     if (node && typeof node === 'object')
-        delete node[key];
+        Reflect.deleteProperty(node, key);
 }
 
 ;// CONCATENATED MODULE: ./src/config/tests.ts
@@ -57384,8 +57613,11 @@ function jsonlTests(text, file, warnings) {
             value = JSON.parse(line);
         }
         catch {
-            value = parsed(i).value; // not strict JSON: YAML reads it, or says where it is wrong
+            value = undefined;
         }
+        // Not strict JSON, or nested deeper than a YAML config may be: YAML reads it, or says where it is wrong.
+        if (value === undefined || nestsDeeperThan(value, MAX_DEPTH))
+            value = parsed(i).value;
         if (!isPlainObject(value)) {
             throw new ConfigError([{ message: 'each JSONL line must be a test object', location: { file, line: i + 1, column: 1 } }]);
         }
@@ -57394,6 +57626,20 @@ function jsonlTests(text, file, warnings) {
         warnings.push(...checked.warnings);
         return [{ value: checked.value, source: lineSource, path: [] }];
     });
+}
+/** Whether arrays and objects nest deeper than `max` in `value` (walked without recursion: it may be deep). */
+function nestsDeeperThan(value, max) {
+    const stack = [[value, 1]];
+    while (stack.length > 0) {
+        const [v, depth] = stack.pop();
+        if (v === null || typeof v !== 'object')
+            continue;
+        if (depth > max)
+            return true;
+        for (const child of Object.values(v))
+            stack.push([child, depth + 1]);
+    }
+    return false;
 }
 function parseJsonLine(line, file, index) {
     try {
@@ -57465,6 +57711,9 @@ function checkPromptFilters(providers, labels, source) {
 ;// CONCATENATED MODULE: ./src/plan/expand-vars.ts
 /** A var whose value is a list makes one case per item; several such vars make every combination (promptfoo). */
 function expandVars(vars) {
+    // No list: the one case shares the test's vars (a large suite has tens of thousands of tests; no copy of each).
+    if (!Object.values(vars).some((value) => Array.isArray(value) && value.length > 0))
+        return [vars];
     let combos = [{}];
     for (const [key, value] of Object.entries(vars)) {
         const options = Array.isArray(value) && value.length > 0 ? value : [value];
@@ -57519,7 +57768,10 @@ var external_node_crypto_ = __nccwpck_require__(7598);
  * `^[a-zA-Z0-9_-]{1,64}$`), to join results, and to send an identical request once.
  */
 function requestId(parts) {
-    return `r${(0,external_node_crypto_.createHash)('sha256').update(canonicalJson(parts)).digest('hex').slice(0, 40)}`;
+    const id = `r${(0,external_node_crypto_.createHash)('sha256').update(canonicalJson(parts)).digest('hex').slice(0, 40)}`;
+    // As one flat string: the template makes a rope over a slice that keeps all 64 hex digits alive (90 bytes
+    // more per request, held by the plan, the batches and the scorer's maps for the whole run).
+    return Buffer.from(id, 'latin1').toString('latin1');
 }
 /** JSON with object keys sorted, so equal values always hash alike. */
 function canonicalJson(value) {
@@ -57540,8 +57792,14 @@ function canonicalJson(value) {
 
 
 
+/**
+ * The most cases a plan may hold. Past it the suite is a mistake, not an eval (list vars multiply: six vars of
+ * twenty items are 64 million cases), and the plan would not fit in memory: a million cases take some 500 MB.
+ */
+const MAX_CASES = 1_000_000;
 /** Expands prompts x providers x tests into cases, and their distinct requests into one batch per model. */
 function buildPlan(suite) {
+    checkCaseCount(suite);
     const cases = [];
     const batches = new Map();
     const seen = new Set();
@@ -57558,7 +57816,7 @@ function buildPlan(suite) {
                 let assertions;
                 try {
                     messages = renderPrompt(prompt, vars);
-                    assertions = entry.assertions ??= test.assert.map((a) => ({ ...a, value: renderDeep(a.value, vars) }));
+                    assertions = entry.assertions ??= test.assert.map((a) => renderAssertion(a, vars));
                 }
                 catch (err) {
                     issues.push({
@@ -57591,6 +57849,36 @@ function buildPlan(suite) {
     if (issues.length)
         throw new ConfigError(issues.slice(0, 20));
     return { cases, batches: [...batches.values()].filter((b) => b.requests.length > 0) };
+}
+/**
+ * The assertion with its value rendered for the vars; the assertion itself when rendering changes nothing (no
+ * template in it), so that the defaultTest's assertions and other constant ones are one object for every test.
+ */
+function renderAssertion(a, vars) {
+    const value = renderDeep(a.value, vars);
+    return value === a.value ? a : { ...a, value };
+}
+/** Counts the cases before making any, and refuses more than MAX_CASES, naming the test that makes the most. */
+function checkCaseCount(suite) {
+    const perTest = suite.providers.reduce((n, provider) => n + suite.prompts.filter((p) => !provider.prompts || provider.prompts.includes(p.label)).length, 0);
+    let total = 0;
+    let largest;
+    for (const test of suite.tests) {
+        const count = Object.values(test.vars).reduce((n, v) => n * (Array.isArray(v) && v.length > 0 ? v.length : 1), perTest);
+        total += count;
+        if (!largest || count > largest.count)
+            largest = { test, count };
+    }
+    if (total <= MAX_CASES)
+        return;
+    const many = (n) => (n < 1e15 ? n.toLocaleString('en-US') : Number.isFinite(n) ? `about ${n.toExponential(1)}` : 'too many to count');
+    throw new ConfigError([
+        {
+            message: `the suite makes ${many(total)} cases (prompts x providers x tests, each list var making one case per item), ` +
+                `more than the ${MAX_CASES.toLocaleString('en-US')} batch-evals runs; the test here makes ${many(largest.count)}`,
+            location: largest.test.location ?? suite.prompts[0]?.location ?? { file: suite.file, line: 1, column: 1 },
+        },
+    ]);
 }
 function batchFor(batches, provider) {
     const key = [provider.provider, provider.baseURL ?? '', provider.model].join('|');
@@ -57899,21 +58187,41 @@ const MARK = { passed: '✅', failed: '❌', errored: '⚠️', pending: '⏳' }
 function disagreements(results, labels) {
     if (labels.length < 2)
         return { header: [], rows: [] };
+    // A large run has a row per test and prompt (100,000 at 200,000 cases), all held until the end: a row is its first
+    // case and a status per model (a title only for the rows shown), keyed by the vars' JSON, which is made once per
+    // vars object (the cases of a test share theirs), then by prompt and place.
+    const column = new Map(labels.map((label, i) => [label, i]));
+    const json = new Map();
     const rows = new Map();
+    const ordered = [];
     for (const r of results) {
         const c = r.case;
-        const key = `${c.prompt}\u0000${c.location ? `${c.location.file}:${c.location.line}:${c.location.column}` : c.description}\u0000${JSON.stringify(c.vars)}`;
-        let row = rows.get(key);
-        if (!row)
-            rows.set(key, (row = { title: `${c.description} (prompt ${c.prompt})`, status: new Map() }));
-        row.status.set(c.provider, r.status);
+        let vars = json.get(c.vars);
+        if (vars === undefined)
+            json.set(c.vars, (vars = JSON.stringify(c.vars)));
+        let byPlace = rows.get(vars);
+        if (!byPlace)
+            rows.set(vars, (byPlace = new Map()));
+        const place = `${c.prompt}\u0000${c.location ? `${c.location.file}:${c.location.line}:${c.location.column}` : c.description}`;
+        let row = byPlace.get(place);
+        if (!row) {
+            byPlace.set(place, (row = { first: r, status: [] }));
+            ordered.push(row);
+        }
+        let i = column.get(c.provider);
+        if (i === undefined)
+            column.set(c.provider, (i = column.size));
+        row.status[i] = r.status;
     }
     // Only the models that ran a case are compared: a case another model has no result for (a provider `prompts:`
     // filter) is not a disagreement by itself; that model's column shows – where a row is listed.
-    const split = [...rows.values()].filter((row) => new Set(row.status.values()).size > 1);
+    const split = ordered.filter((row) => new Set(row.status.filter((s) => s !== undefined)).size > 1);
     return {
         header: [`| Case | ${labels.map((l) => inline(l, 60)).join(' | ')} |`, `|:--|${labels.map(() => ':-:').join('|')}|`],
-        rows: split.map((row) => `| ${inline(row.title, 120)} | ${labels.map((l) => (row.status.has(l) ? MARK[row.status.get(l)] : '–')).join(' | ')} |`),
+        rows: split.map((row) => {
+            const title = `${row.first.case.description} (prompt ${row.first.case.prompt})`;
+            return `| ${inline(title, 120)} | ${labels.map((_, i) => (row.status[i] !== undefined ? MARK[row.status[i]] : '–')).join(' | ')} |`;
+        }),
     };
 }
 function headline(data) {
@@ -58104,7 +58412,7 @@ function schemaValidator(value) {
     }
     return validate;
 }
-function schemaErrors(validate) {
+function json_checks_schemaErrors(validate) {
     return json_checks_ajv.errorsText(validate.errors);
 }
 function parseJson(text) {
@@ -58368,7 +58676,7 @@ const EVALUATORS = {
         if (!hasSchema(v))
             return check(true, '', 'Expected output to not be valid JSON');
         const validate = schemaValidator(v);
-        return check(validate(parsed.value), `JSON does not conform to the provided schema. Errors: ${schemaErrors(validate)}`, 'Output is JSON that conforms to the provided schema');
+        return check(validate(parsed.value), `JSON does not conform to the provided schema. Errors: ${json_checks_schemaErrors(validate)}`, 'Output is JSON that conforms to the provided schema');
     }),
     'contains-json': binary((v, out) => {
         const objects = extractJsonObjects(out);
@@ -58380,7 +58688,7 @@ const EVALUATORS = {
         if (objects.some((o) => validate(o)))
             return check(true, '', 'Output contains JSON conforming to the provided schema');
         validate(objects[objects.length - 1]);
-        return check(false, `JSON does not conform to the provided schema. Errors: ${schemaErrors(validate)}`, '');
+        return check(false, `JSON does not conform to the provided schema. Errors: ${json_checks_schemaErrors(validate)}`, '');
     }),
     levenshtein: binary((v, out, a) => {
         if (typeof v !== 'string')
@@ -58661,7 +58969,7 @@ function scoreTest(test, output, ctx) {
         }
         const result = evaluateAssertion(assertion, value, ctx);
         // promptfoo: weight 0 records a score (e.g. for a metric) without the assertion being able to fail the test.
-        return assertion.weight === 0 && !result.notApplicable ? { ...result, pass: true } : result;
+        return shared(assertion.weight === 0 && !result.notApplicable ? { ...result, pass: true } : result);
     });
     const measured = assertions.filter((r) => !r.notApplicable);
     const skipped = assertions.filter((r) => r.notApplicable);
@@ -58685,7 +58993,41 @@ function scoreTest(test, output, ctx) {
     }
     if (skipped.length > 0)
         reason += ` (not counted: ${skipped.map((r) => r.reason).join('; ')})`;
-    return { pass, score, reason, namedScores: namedScores(measured, ctx.vars), assertions };
+    const named = namedScores(measured, ctx.vars);
+    // The score of a case that passed every assertion is the same for every case of the test: one object for all.
+    const known = passedScores.get(test.assert);
+    if (known && known.pass === pass && known.score === score && known.reason === reason && sameResults(known, assertions, named))
+        return known;
+    const result = { pass, score, reason, namedScores: named, assertions };
+    if (pass && !known && assertions.every((r) => r === passedResults.get(r.assertion)))
+        passedScores.set(test.assert, result);
+    return result;
+}
+const PASSED_REASON = 'Assertion passed';
+/**
+ * Results are read-only once made, and most of a large run's are "passed, score 1" for an assertion that every
+ * case of a test (the defaultTest's: every case of the suite) shares. Those results are one object per
+ * assertion, and the scores of cases that pass all their test's assertions one object per test, not one per case:
+ * some 500 bytes a case (100 MB at 200,000 cases).
+ */
+const passedResults = new WeakMap();
+const passedScores = new WeakMap();
+/** The shared "passed" result of its assertion, when the result is that; else the result itself. */
+function shared(result) {
+    if (!result.pass || result.score !== 1 || result.reason !== PASSED_REASON || result.notApplicable !== undefined)
+        return result;
+    const known = passedResults.get(result.assertion);
+    if (known)
+        return known;
+    passedResults.set(result.assertion, result);
+    return result;
+}
+function sameResults(known, assertions, named) {
+    if (known.assertions.length !== assertions.length || !known.assertions.every((r, i) => r === assertions[i]))
+        return false;
+    const a = Object.entries(known.namedScores);
+    const b = Object.entries(named);
+    return a.length === b.length && a.every(([k, v]) => named[k] === v);
 }
 /** Each metric's weighted mean score over the assertions that name it. */
 function namedScores(results, vars) {
@@ -58734,6 +59076,7 @@ function scoreRun({ plan, results, pending, batchErrors, pricing }) {
  * result is scored for every case that shares its request, then dropped.
  */
 class RunScorer {
+    /** Request id -> its cases: the case itself when it is the only one (most are), else the list. */
     #cases = new Map();
     #requests = new Map();
     #scored;
@@ -58741,26 +59084,33 @@ class RunScorer {
     constructor(plan, pricing) {
         this.#pricing = pricing;
         this.#scored = new Array(plan.cases.length);
+        // A request's model is its batch's (the plan makes one batch per model).
         for (const batch of plan.batches) {
             for (const r of batch.requests)
-                this.#requests.set(r.id, { model: batch.model, messages: r.messages });
+                this.#requests.set(r.id, r);
         }
         for (const c of plan.cases) {
-            const list = this.#cases.get(c.requestId);
-            if (list)
-                list.push(c);
+            const known = this.#cases.get(c.requestId);
+            if (!known)
+                this.#cases.set(c.requestId, c);
+            else if (Array.isArray(known))
+                known.push(c);
             else
-                this.#cases.set(c.requestId, [c]);
+                this.#cases.set(c.requestId, [known, c]);
         }
+    }
+    #casesOf(id) {
+        const known = this.#cases.get(id);
+        return known === undefined || Array.isArray(known) ? known : [known];
     }
     /** Whether the request's cases are scored already. */
     has(id) {
-        const cases = this.#cases.get(id);
+        const cases = this.#casesOf(id);
         return !!cases && this.#scored[cases[0].index] !== undefined;
     }
     /** Scores the cases of one result; false when the result is a repeat (the provider sent an id twice) or unknown. */
     add(result) {
-        const cases = this.#cases.get(result.id);
+        const cases = this.#casesOf(result.id);
         if (!cases || this.#scored[cases[0].index])
             return false;
         const request = this.#requests.get(result.id);
@@ -58783,8 +59133,8 @@ class RunScorer {
     /** Every case in plan order; those without a result are pending (batch still running) or errored, with why. */
     finish(pending, batchErrors) {
         const out = [];
-        for (const cases of this.#cases.values()) {
-            for (const c of cases) {
+        for (const known of this.#cases.values()) {
+            for (const c of Array.isArray(known) ? known : [known]) {
                 if (this.#scored[c.index])
                     continue;
                 const model = this.#requests.get(c.requestId)?.model ?? '';
@@ -58825,6 +59175,7 @@ async function evaluate(options) {
     mark = performance.now();
     const plan = buildPlan(suite);
     plan.batches = splitBatches(plan.batches, suite.batch);
+    suite.tests = []; // The cases hold what scoring needs: a large suite's tests are let go now, not at the end.
     stageEnd('plan');
     const requestCount = plan.batches.reduce((n, b) => n + b.requests.length, 0);
     log.info(`${suite.description ?? suite.file}: ${plural(plan.cases.length, 'case')}, ${plural(requestCount, 'distinct request')} in ${plural(plan.batches.length, 'batch', 'batches')}`);
@@ -58989,10 +59340,16 @@ async function writeResultsFile(path, data) {
     };
     const { results, ...head } = data;
     await write(`${JSON.stringify({ version: 1, ...head }, null, 2).slice(0, -2)},\n  "cases": [\n`);
+    // Some 64 KB at a time: a write per case (200,000 at 200,000 cases) costs the stream more than the JSON does.
+    let chunk = '';
     for (let i = 0; i < results.length; i++) {
-        await write(`    ${JSON.stringify(caseRecord(results[i]))}${i < results.length - 1 ? ',' : ''}\n`);
+        chunk += `    ${JSON.stringify(caseRecord(results[i]))}${i < results.length - 1 ? ',' : ''}\n`;
+        if (chunk.length >= 65_536) {
+            await write(chunk);
+            chunk = '';
+        }
     }
-    out.end('  ]\n}\n');
+    out.end(`${chunk}  ]\n}\n`);
     await (0,external_node_events_.once)(out, 'finish');
 }
 function caseRecord(r) {
