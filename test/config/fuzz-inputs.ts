@@ -126,7 +126,7 @@ const STATIC_FILES: Record<string, string | Buffer> = {
 
 export const FIFO = 'pipe.csv';
 
-/** Writes the shared files of every case into `suiteDir` (and its parent). `projectRoot`: the repository. */
+/** Writes the files every case may name into `suiteDir` (and its parent), `sources` among them (name -> content). */
 export function prepareWorkspace(suiteDir: string, sources: Record<string, Buffer>): void {
   mkdirSync(suiteDir, { recursive: true });
   const write = (name: string, content: string | Buffer): void => {

@@ -2,7 +2,9 @@
  * Fuzzing the config loader: thousands of generated and mutated eval YAMLs (and the files they name) go through
  * loadSuite and buildPlan. For every input, either a suite comes back (and buildPlan returns a plan or throws a
  * ConfigError), or loadSuite throws a ConfigError whose every issue has a location (an existing file, line >= 1,
- * column >= 1). Nothing else may be thrown, no case may take more than 2 s, and no case may hold much memory.
+ * column >= 1). Nothing else may be thrown, no case may take more than 2 s, and no case may hold more than 256 MB
+ * (its results still held, after a garbage collection). The cases run in a worker thread with a capped heap and a
+ * main thread's stack, so that a hang or a blown heap is reported with its input instead of ending the run.
  *
  *   BATCH_EVALS_FUZZ_RUNS=20000 npx vitest run test/config/fuzz.test.ts     more cases (default 3,000)
  *   BATCH_EVALS_FUZZ_SEED=12345 ...                                         another seed (default fixed, for CI)
@@ -61,7 +63,7 @@ beforeAll(() => {
     'quickstart.yaml': readFileSync(join(repo, 'examples/quickstart/promptfooconfig.yaml')),
     'prompts/support.txt': readFileSync(join(repo, 'examples/quickstart/prompts/support.txt')),
   };
-  for (const name of readdirSync(fixtures)) sources[name] = readFileSync(join(fixtures, name));
+  for (const name of readdirSync(fixtures)) if (statSync(join(fixtures, name)).isFile()) sources[name] = readFileSync(join(fixtures, name));
   const suites = ['suite.yaml', 'quickstart.yaml'];
   const referenced: MutationSeeds['referenced'] = {};
   for (const suite of suites) {
