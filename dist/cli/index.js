@@ -57432,13 +57432,13 @@ function describeBranch(branch) {
 }
 function describeError(e) {
     if (e.keyword === 'enum' && e.schemaPath === '#/definitions/assertion/properties/type/enum') {
-        const verdict = checkAssertionType(String(e.data));
+        const verdict = checkAssertionType(shown(e.data));
         if (!verdict.ok)
             return verdict.message;
     }
     if (e.keyword === 'enum') {
         const allowed = e.params.allowedValues.map(String);
-        return `'${String(e.data)}' is not one of ${allowed.slice(0, 8).join(', ')}${allowed.length > 8 ? ', ...' : ''}${suggest(String(e.data), allowed)}`;
+        return `'${shown(e.data)}' is not one of ${allowed.slice(0, 8).join(', ')}${allowed.length > 8 ? ', ...' : ''}${suggest(shown(e.data), allowed)}`;
     }
     if (e.keyword === 'required')
         return `missing required key '${e.params.missingProperty}'`;
@@ -57448,6 +57448,10 @@ function describeError(e) {
 }
 function article(type) {
     return type === 'object' ? 'a mapping' : type === 'array' ? 'a list' : /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+/** A value in a message: a string as written, a list or mapping described (String() throws for `{toString: 1}`). */
+function shown(value) {
+    return typeof value === 'object' && value !== null ? describeValue(value) : String(value);
 }
 function describeValue(value) {
     if (value === null)

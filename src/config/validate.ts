@@ -162,12 +162,12 @@ function describeBranch(branch: { type?: string; $ref?: string }): string {
 
 function describeError(e: ErrorObject): string {
   if (e.keyword === 'enum' && e.schemaPath === '#/definitions/assertion/properties/type/enum') {
-    const verdict = checkAssertionType(String(e.data));
+    const verdict = checkAssertionType(shown(e.data));
     if (!verdict.ok) return verdict.message;
   }
   if (e.keyword === 'enum') {
     const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map(String);
-    return `'${String(e.data)}' is not one of ${allowed.slice(0, 8).join(', ')}${allowed.length > 8 ? ', ...' : ''}${suggest(String(e.data), allowed)}`;
+    return `'${shown(e.data)}' is not one of ${allowed.slice(0, 8).join(', ')}${allowed.length > 8 ? ', ...' : ''}${suggest(shown(e.data), allowed)}`;
   }
   if (e.keyword === 'required') return `missing required key '${(e.params as { missingProperty: string }).missingProperty}'`;
   if (e.keyword === 'type') return `must be ${article((e.params as { type: string }).type)}, not ${describeValue(e.data)}`;
@@ -176,6 +176,11 @@ function describeError(e: ErrorObject): string {
 
 function article(type: string): string {
   return type === 'object' ? 'a mapping' : type === 'array' ? 'a list' : /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+
+/** A value in a message: a string as written, a list or mapping described (String() throws for `{toString: 1}`). */
+function shown(value: unknown): string {
+  return typeof value === 'object' && value !== null ? describeValue(value) : String(value);
 }
 
 function describeValue(value: unknown): string {

@@ -293,6 +293,8 @@ const VALID_PROMPT_REFS = ['prompts.txt', 'chat.json', 'prompts/support.txt', 'o
 const VALID_TEST_REFS = ['more-tests.yaml', 'tests.csv', 'tests.jsonl', 'tests.json', 'bom.csv', 'alias-tests.yaml', 'headonly.csv'];
 const VALID_VAR_REFS = ['vars.json', 'vars.yaml', 'var.txt', 'chat.json'];
 const VALID_ROOT_EXTRA_KEYS = ['env', 'sharing', 'outputPath', 'evaluateOptions', 'commandLineOptions', 'writeLatestResults', 'tags', 'x-anchors', 'metadata'];
+/** Keys that name what every JS object has: data must not be taken for behaviour (`String({toString: 1})` throws). */
+const OBJECT_KEYS = ['toString', 'valueOf', 'toJSON', '__proto__', 'constructor', 'hasOwnProperty', 'then', 'length'];
 const VAR_NAMES = ['name', 'text', 'question', 'x', 'items', 'n', 'obj', 'ünï', '__proto__', 'constructor', 'toString', 'a b', ''];
 const VALID_ROLES = ['system', 'user', 'assistant', 'developer'];
 const ROLES = [...VALID_ROLES, 'tool', 'User', 'function', ''];
@@ -437,7 +439,7 @@ class SuiteGrammar {
     if (kind === 0) return r.chance(0.5) ? this.str(this.text()) : raw(r.pick(WRONG_SCALARS));
     if (kind === 1) return seqOf(Array.from({ length: r.count(4) }, () => this.value(() => this.any(depth - 1), 0)), r.chance(0.4));
     if (kind === 2) {
-      const keys = [...new Set(Array.from({ length: r.count(4) }, () => this.key(this.word())))];
+      const keys = [...new Set(Array.from({ length: r.count(4) }, () => this.key(r.chance(0.15) ? r.pick(OBJECT_KEYS) : this.word())))];
       return mapOf(keys.map((k) => [k, this.value(() => this.any(depth - 1), 0)] as [string, Y]), r.chance(0.4));
     }
     return this.str(this.template());

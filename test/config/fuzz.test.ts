@@ -340,6 +340,14 @@ describe('what the fuzzing found', () => {
     expect(configError(suiteWith('tests:\n  - !!binary aGVsbG8=\n')).issues.length).toBeGreaterThan(0);
   });
 
+  it('a mapping with its own toString key where a name belongs (an assertion type, a role) is a ConfigError', () => {
+    expect(configError(suiteWith('tests:\n  - assert: [{type: {toString: 1}}]\n')).message).toContain("unknown assertion type 'a mapping'");
+    expect(configError(suiteWith('defaultTest: {assert: [{type: [{toString: 1}]}]}\n')).issues).toHaveLength(1);
+    const chat = join(suiteDir, 'pinned-role.yaml');
+    writeFileSync(chat, "prompts: [[{role: {toString: 1, valueOf: 2}, content: hi}]]\nproviders: [openai:gpt-4.1-mini]\n");
+    expect(configError(chat).message).toContain("'a mapping' is not one of system");
+  });
+
   it(`list vars that multiply past ${MAX_CASES.toLocaleString('en-US')} cases are refused before any case is made`, () => {
     const vars = Array.from({ length: 8 }, (_, i) => `      v${i}: [${Array.from({ length: 20 }, (_, j) => j).join(', ')}]`).join('\n');
     const err = configError(suiteWith(`tests:\n  - description: ok\n  - vars:\n${vars}\n`));
