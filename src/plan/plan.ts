@@ -114,7 +114,9 @@ function renderAssertion(a: Assertion, vars: Record<string, unknown>): Assertion
 
 /** Counts the cases before making any, and refuses more than MAX_CASES, naming the test that makes the most. */
 function checkCaseCount(suite: Suite): void {
-  const perTest = suite.providers.reduce((n, provider) => n + suite.prompts.filter((p) => !provider.prompts || provider.prompts.includes(p.label)).length, 0);
+  const pairs = suite.providers.reduce((n, provider) => n + suite.prompts.filter((p) => !provider.prompts || provider.prompts.includes(p.label)).length, 0);
+  // At least one: the vars are expanded even when no prompt is left (a prompt file of only separators).
+  const perTest = Math.max(1, pairs);
   let total = 0;
   let largest: { test: TestCase; count: number } | undefined;
   for (const test of suite.tests) {

@@ -352,6 +352,10 @@ describe('what the fuzzing found', () => {
     const vars = Array.from({ length: 8 }, (_, i) => `      v${i}: [${Array.from({ length: 20 }, (_, j) => j).join(', ')}]`).join('\n');
     const err = configError(suiteWith(`tests:\n  - description: ok\n  - vars:\n${vars}\n`));
     expect(err.issues).toEqual([expect.objectContaining({ message: expect.stringMatching(/makes 25,600,000,001 cases .* the test here makes 25,600,000,000$/), location: expect.objectContaining({ line: 5, column: 5 }) })]);
+    // No prompt at all (a prompt file of only separators): the vars would still be expanded.
+    const noPrompt = join(suiteDir, 'pinned-no-prompt.yaml');
+    writeFileSync(noPrompt, `prompts: [file://seps.txt]\nproviders: [openai:gpt-4.1-mini]\ntests:\n  - vars:\n${vars}\n`);
+    expect(configError(noPrompt).message).toContain('25,600,000,000 cases');
   });
 
   it('one stray character in a long list reports the first YAML errors, not tens of thousands', () => {
