@@ -6,6 +6,8 @@ export interface BatchRequest {
   model: string;
   messages: ChatMessage[];
   params: Record<string, unknown>;
+  /** An embeddings request (OpenAI `/v1/embeddings`) for this text instead of a chat request; `messages` is then empty. */
+  input?: string;
 }
 
 /** Token counts that do not overlap: each is billed at its own price. */
@@ -27,7 +29,7 @@ export interface RequestError {
 }
 
 export type RequestResult =
-  | { id: string; ok: true; text: string; usage: Usage; finishReason?: string }
+  | { id: string; ok: true; text: string; usage: Usage; finishReason?: string; /** An embeddings request's vector. */ embedding?: number[] }
   | { id: string; ok: false; error: RequestError; usage?: Usage };
 
 /** What a provider needs to find its batch again. Small and JSON-serialisable: it goes into run state. */

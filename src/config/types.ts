@@ -16,7 +16,29 @@ export interface Assertion {
   metric?: string;
   /** JavaScript expression over `output` (and `context`) applied before this assertion. */
   transform?: string;
+  /** Model-graded assertions: the model that grades (embeds, for `similar`) the output. */
+  grader?: GraderSpec;
+  /** Model-graded assertions: the suite's own grading prompt (promptfoo's `rubricPrompt`), in place of ours. */
+  rubricPrompt?: string | ChatMessage[];
   location?: SourceLocation;
+}
+
+/**
+ * The model behind a model-graded assertion: the assertion's `provider`, else `defaultTest.options.provider`, as in
+ * promptfoo; batch-evals' default when the suite names none.
+ */
+export interface GraderSpec {
+  /** As written in the suite (or the default's id), e.g. `openai:gpt-4.1`. */
+  id: string;
+  provider: ProviderName;
+  model: string;
+  /** `embedding` for `similar` (OpenAI's embeddings endpoint); `chat` for the rubric graders. */
+  kind: 'chat' | 'embedding';
+  /** Request parameters from the grader's `config` (temperature, max_tokens, ...). */
+  params: Record<string, unknown>;
+  baseURL?: string;
+  /** True when the suite named no grader and batch-evals chose it (the log says which). */
+  isDefault?: boolean;
 }
 
 export interface TestCase {
