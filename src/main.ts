@@ -13,7 +13,7 @@ import { runTarget, type RunTarget } from './publish/github.ts';
 import { annotateConfigError, annotateWarnings } from './publish/outputs.ts';
 import { publishRun, stateRef } from './publish/publish.ts';
 import { findComment, pendingFromComments } from './publish/sticky-comment.ts';
-import type { RunState } from './state/run-state.ts';
+import { isUnfinished, type RunState } from './state/run-state.ts';
 import { StateStore } from './state/state-store.ts';
 
 const actionLog: Logger = { info: core.info, warning: (m) => core.warning(m), debug: core.debug };
@@ -53,9 +53,9 @@ async function runSuite(inputs: Inputs): Promise<string[]> {
   const previous = target ? await lastState(inputs, target, suiteId) : undefined;
   const notes: string[] = [];
   let attach: RunState | undefined;
-  if (previous?.phase === 'submitted' && previous.sha === target?.sha) {
+  if (isUnfinished(previous) && previous.sha === target?.sha) {
     attach = previous;
-  } else if (previous?.phase === 'submitted' && inputs.cancelSuperseded) {
+  } else if (isUnfinished(previous) && inputs.cancelSuperseded) {
     const note = await cancelSuperseded(previous, inputs);
     if (note) notes.push(note);
   }
@@ -86,7 +86,7 @@ async function resumePending(inputs: Inputs): Promise<string[]> {
   const states = new StateStore(actionLog);
   if (inputs.config && states.available()) {
     const state = await states.restore(suiteIdOf(repoPath(inputs.config)), stateRef(here));
-    if (state?.phase === 'submitted') pending.set(`${state.suiteId}@${state.sha}`, { state });
+    if (isUnfinished(state)) pending.set(`${state.suiteId}@${state.sha}`, { state });
   }
   if (inputs.token) {
     for (const { pr, state } of await pendingFromComments(github.getOctokit(inputs.token), here.owner, here.repo)) {

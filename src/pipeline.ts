@@ -1,15 +1,22 @@
-import { providerFor, type Credentials } from './batch/providers.ts';
-import { label, streamResults, submitBatches, waitForBatches, type BatchRun } from './batch/run-batches.ts';
-import type { BatchMetadata, RequestResult } from './batch/types.ts';
+import { runBatchPhase } from './batch/batch-phase.ts';
+import type { Credentials } from './batch/providers.ts';
+import { label, type BatchRun } from './batch/run-batches.ts';
+import type { BatchMetadata } from './batch/types.ts';
 import { loadSuite } from './config/load.ts';
 import type { ConfigWarning, Suite } from './config/types.ts';
 import type { Logger } from './logger.ts';
 import type { RunState } from './state/run-state.ts';
-import { buildPlan, type Plan, type PlannedBatch } from './plan/plan.ts';
+import { buildPlan, type Plan } from './plan/plan.ts';
 import { splitBatches } from './plan/split.ts';
 import { plural, type BatchFacts, type RunStatus } from './report/markdown.ts';
 import { summarize, type RunSummary } from './report/summary.ts';
+import { GradingRun, type GradingCost } from './grade/grading-run.ts';
 import { RunScorer, type CaseResult } from './score/score-run.ts';
+
+interface GradingOutcome {
+  runs: BatchRun[];
+  cost: GradingCost;
+}
 
 export interface EvalOptions {
   configPath: string;
@@ -70,114 +77,41 @@ export async function evaluate(options: EvalOptions): Promise<EvalOutcome> {
   const requestCount = plan.batches.reduce((n, b) => n + b.requests.length, 0);
   log.info(`${suite.description ?? suite.file}: ${plural(plan.cases.length, 'case')}, ${plural(requestCount, 'distinct request')} in ${plural(plan.batches.length, 'batch', 'batches')}`);
 
-  const runs: BatchRun[] = plan.batches.map((batch) => ({ batch, provider: providerFor(batch, options.credentials, log) }));
-  const fresh = options.attach ? attachBatches(runs, options.attach, log) : runs;
   const metadata = { suite: suite.description ?? suite.file, ...options.metadata };
-  await submitBatches(fresh, metadata, log);
-  stageEnd('submit');
-  const waitOptions = { deadline, initialIntervalMs: options.pollIntervalMs?.initial ?? 5_000, maxIntervalMs: options.pollIntervalMs?.max ?? 60_000 };
-  await waitForBatches(runs, waitOptions, log);
-  stageEnd('wait');
+  const wait = { deadline, initialIntervalMs: options.pollIntervalMs?.initial ?? 5_000, maxIntervalMs: options.pollIntervalMs?.max ?? 60_000 };
+  const phaseOptions = { credentials: options.credentials, metadata, wait, maxRetries: options.maxRetries ?? suite.batch.maxRetries ?? 2, batchOptions: suite.batch, attach: options.attach, log };
 
   // Results are scored as they are read, so the raw results of a large run are never all in memory at once.
-  // A request that failed for a reason a retry could fix is held back for another try instead.
   const scorer = new RunScorer(plan, suite.pricing);
-  const maxRetries = options.maxRetries ?? suite.batch.maxRetries ?? 2;
-  const held = new Map<string, RequestResult>();
   let scoringMs = 0;
-  const onResult = (result: RequestResult): boolean => {
-    const started = performance.now();
-    let added: boolean;
-    if (!result.ok && result.error.retryable && maxRetries > 0) {
-      added = !scorer.has(result.id) && !held.has(result.id);
-      if (!scorer.has(result.id)) held.set(result.id, result);
-    } else {
-      held.delete(result.id);
-      added = scorer.add(result);
-    }
-    scoringMs += performance.now() - started;
-    return added;
-  };
-  await streamResults(runs, log, onResult);
+  const generation = await runBatchPhase(plan.batches, scorer, {
+    ...phaseOptions,
+    onSubmitted: () => stageEnd('submit'),
+    onWaited: () => stageEnd('wait'),
+    onSinkTime: (ms) => (scoringMs = ms),
+  });
   options.onStage?.('collect', performance.now() - mark - scoringMs);
   mark = performance.now() - scoringMs;
 
-  for (let attempt = 1; attempt <= maxRetries && held.size > 0 && Date.now() < deadline; attempt++) {
-    const retried = new Map(held);
-    held.clear();
-    const retryRuns: BatchRun[] = retryBatches(runs, retried, attempt, suite).map((batch) => ({ batch, provider: providerFor(batch, options.credentials, log) }));
-    log.info(`retry ${attempt} of ${maxRetries}: ${plural(retried.size, 'request')} that failed for a retryable reason (${describeErrors(retried)}), in ${plural(retryRuns.length, 'new batch', 'new batches')}`);
-    await submitBatches(retryRuns, metadata, log);
-    runs.push(...retryRuns);
-    await waitForBatches(retryRuns, waitOptions, log);
-    await streamResults(retryRuns, log, onResult);
-    // A retry that brought no answer (not submitted, no result) keeps the error it had; one still running is pending.
-    const running = requestsOf(retryRuns.filter((r) => r.handle && r.status?.phase !== 'ended'));
-    for (const [id, result] of retried) if (!scorer.has(id) && !held.has(id) && !running.has(id)) held.set(id, result);
+  // Model-graded assertions: the outputs that are in go out again, to the grader, as a second batch.
+  const awaiting = scorer.awaitingGrades();
+  let grading: GradingOutcome | undefined;
+  if (awaiting.length > 0) {
+    const run = new GradingRun(awaiting);
+    for (const g of run.graders) if (g.isDefault) log.info(`model-graded assertions: graded by ${g.provider}:${g.model}, the default (set defaultTest.options.provider to choose another)`);
+    log.info(`grading ${plural(awaiting.length, 'case')} with model-graded assertions: ${plural(run.requestCount, 'grading request')} in ${plural(run.batches.length, 'batch', 'batches')}`);
+    const phase = await runBatchPhase(splitBatches(run.batches, suite.batch), run, phaseOptions);
+    run.finish(scorer, phase.pending, phase.batchErrors);
+    grading = { runs: phase.runs, cost: run.cost(suite.pricing) };
   }
-  const stillRunning = requestsOf(runs.filter((r) => r.handle && r.status?.phase !== 'ended'));
-  for (const result of held.values()) if (!stillRunning.has(result.id)) scorer.add(result);
 
-  const pending = new Set<string>();
-  const batchErrors = new Map<string, string>();
-  for (const run of runs) {
-    // A batch that failed validation names the lines (requests) it refused: each of their cases gets its own reason.
-    const byLine = new Map((run.status?.lineErrors ?? []).map((e) => [e.line, e.message]));
-    run.batch.requests.forEach((request, i) => {
-      const own = byLine.get(i + 1);
-      if (run.handle && run.status?.phase !== 'ended') pending.add(request.id);
-      else if (own) batchErrors.set(request.id, `the provider refused this request (line ${i + 1} of the batch file): ${own}`);
-      else if (run.error) batchErrors.set(request.id, `batch ${run.error}`);
-    });
-  }
+  const runs = [...generation.runs, ...(grading?.runs ?? [])];
+  const { pending, batchErrors } = generation;
   const results = scorer.finish(pending, batchErrors);
-  const summary = summarize(results);
+  const summary = summarize(results, grading?.cost);
   stageEnd('score');
   const minPassRate = options.minPassRate ?? suite.threshold ?? 1;
   return { suite, warnings, plan, runs, results, summary, minPassRate, status: verdict(summary, minPassRate) };
-}
-
-/** The requests to send again, as new batches per model, never with a request that has its answer. */
-function retryBatches(runs: BatchRun[], retried: Map<string, RequestResult>, attempt: number, suite: Suite): PlannedBatch[] {
-  const batches = new Map<string, PlannedBatch>();
-  for (const run of runs) {
-    const base = run.batch.key.replace(/(#\d+)?(~retry\d+)?$/, '');
-    for (const request of run.batch.requests) {
-      if (!retried.has(request.id)) continue;
-      let batch = batches.get(base);
-      if (!batch) batches.set(base, (batch = { key: `${base}~retry${attempt}`, provider: run.batch.provider, model: run.batch.model, baseURL: run.batch.baseURL, requests: [] }));
-      if (!batch.requests.some((r) => r.id === request.id)) batch.requests.push(request);
-    }
-  }
-  return splitBatches([...batches.values()], suite.batch);
-}
-
-function requestsOf(runs: BatchRun[]): Set<string> {
-  return new Set(runs.flatMap((r) => r.batch.requests.map((q) => q.id)));
-}
-
-function describeErrors(results: Map<string, RequestResult>): string {
-  const counts = new Map<string, number>();
-  for (const r of results.values()) if (!r.ok) counts.set(r.error.code, (counts.get(r.error.code) ?? 0) + 1);
-  return [...counts].map(([code, n]) => `${n} ${code}`).join(', ');
-}
-
-/** Gives each planned batch its already-submitted handle; returns the runs that still need submitting. */
-function attachBatches(runs: BatchRun[], state: RunState, log: Logger): BatchRun[] {
-  const unmatched: BatchRun[] = [];
-  for (const run of runs) {
-    // A batch found by listing the provider's batches has no key: it is matched by provider and model.
-    const known =
-      state.batches.find((b) => b.key === run.batch.key) ??
-      state.batches.find((b) => !b.key && b.provider === run.batch.provider && b.model === run.batch.model);
-    if (known) {
-      run.handle = { provider: known.provider, batchId: known.batchId, requestCount: known.requestCount, submittedAt: known.submittedAt };
-      log.info(`${run.batch.provider}:${run.batch.model}: already submitted as ${known.batchId} at ${known.submittedAt}; collecting it, not submitting again`);
-    } else {
-      unmatched.push(run);
-    }
-  }
-  return unmatched;
 }
 
 /** The state a run leaves for a later job: the batches it submitted, and whether its report is final. */
@@ -187,11 +121,17 @@ export function runState(outcome: EvalOutcome, meta: Pick<RunState, 'suiteId' | 
     version: 1,
     ...meta,
     suite: outcome.suite.description ?? meta.configPath,
-    phase: outcome.status === 'pending' ? 'submitted' : 'collected',
+    phase: outcome.status !== 'pending' ? 'collected' : gradingOnly(outcome.runs) ? 'grading' : 'submitted',
     submittedAt: previous?.submittedAt ?? now,
     updatedAt: now,
     batches: outcome.runs.flatMap((r) => (r.handle ? [{ ...r.handle, key: r.batch.key, model: r.batch.model }] : [])),
   };
+}
+
+/** Whether the batches still running are all grading batches: the outputs are in, the grades are not. */
+function gradingOnly(runs: BatchRun[]): boolean {
+  const running = runs.filter((r) => r.handle && r.status?.phase !== 'ended');
+  return running.length > 0 && running.every((r) => r.batch.purpose === 'grading');
 }
 
 /** Pending while any case waits on a running batch; failed below the required pass rate. */

@@ -8,7 +8,8 @@ import type { BatchHandle, BatchMetadata, BatchProvider, FoundBatch, BatchReques
 
 export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 export const OPENAI_LIMITS = { maxRequests: 50_000, maxBytes: 200 * 1024 * 1024 };
-const ENDPOINT = '/v1/chat/completions';
+const CHAT_ENDPOINT = '/v1/chat/completions';
+const EMBEDDINGS_ENDPOINT = '/v1/embeddings';
 const RUNNING = new Set(['validating', 'in_progress', 'finalizing', 'cancelling']);
 /** Tries of batches.create after the first, as the SDK's own retries (maxRetries) would make. */
 const CREATE_RETRIES = 4;
@@ -32,9 +33,14 @@ export class OpenAIBatchProvider implements BatchProvider {
   }
 
   async submit(requests: BatchRequest[], metadata: BatchMetadata): Promise<BatchHandle> {
+    // A batch has one endpoint: the plan keeps embeddings requests (`similar` grading) in batches of their own.
+    const endpoint = requests[0]?.input !== undefined ? EMBEDDINGS_ENDPOINT : CHAT_ENDPOINT;
     const file = await writeJsonl(
       requests,
-      (r) => ({ custom_id: r.id, method: 'POST', url: ENDPOINT, body: { ...r.params, model: r.model, messages: r.messages } }),
+      (r) =>
+        endpoint === EMBEDDINGS_ENDPOINT
+          ? { custom_id: r.id, method: 'POST', url: endpoint, body: { ...r.params, model: r.model, input: r.input } }
+          : { custom_id: r.id, method: 'POST', url: endpoint, body: { ...r.params, model: r.model, messages: r.messages } },
       OPENAI_LIMITS,
       `openai:${requests[0]?.model}`,
     );
@@ -47,7 +53,7 @@ export class OpenAIBatchProvider implements BatchProvider {
       });
       const batch = await this.#createOnce({
         input_file_id: upload.id,
-        endpoint: ENDPOINT,
+        endpoint,
         completion_window: '24h',
         metadata: openaiMetadata({ ...metadata, model: requests[0]?.model }),
       });
@@ -197,6 +203,8 @@ interface OutputLine {
 
 interface ChatCompletionBody {
   choices?: { message?: { content?: string | null; refusal?: string | null }; finish_reason?: string }[];
+  /** An embeddings response's vectors. */
+  data?: { embedding?: number[] }[];
   usage?: { prompt_tokens?: number; completion_tokens?: number; prompt_tokens_details?: { cached_tokens?: number } };
 }
 
@@ -212,6 +220,8 @@ export function parseResultLine(line: string): RequestResult | undefined {
   if (typeof id !== 'string') return undefined;
   const response = parsed.response;
   if (response && response.status_code === 200 && response.body) {
+    const embedding = response.body.data?.[0]?.embedding;
+    if (Array.isArray(embedding)) return { id, ok: true, text: '', usage: usageOf(response.body), embedding };
     const choice = response.body.choices?.[0];
     const text = choice?.message?.content ?? choice?.message?.refusal ?? '';
     return { id, ok: true, text, usage: usageOf(response.body), finishReason: choice?.finish_reason };

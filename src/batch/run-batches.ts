@@ -128,7 +128,8 @@ export async function streamResults(runs: BatchRun[], log: Logger, onResult: (re
 
 export function label(run: BatchRun): string {
   const part = run.batch.part ? ` (part ${run.batch.part.index} of ${run.batch.part.of})` : '';
-  return `${run.batch.provider}:${run.batch.model}${part}`;
+  const grading = run.batch.purpose === 'grading' ? ' grading' : '';
+  return `${run.batch.provider}:${run.batch.model}${grading}${part}`;
 }
 
 export function formatDuration(ms: number): string {

@@ -29,6 +29,10 @@ export const PRICES: Record<string, Price> = {
   'gpt-5': openai(1.25, 10, 0.125),
   'gpt-5-mini': openai(0.25, 2, 0.025),
   'gpt-5-nano': openai(0.05, 0.4, 0.005),
+  // Embeddings (the `similar` assertion): input only.
+  'text-embedding-3-small': openai(0.02, 0, 0.02),
+  'text-embedding-3-large': openai(0.13, 0, 0.13),
+  'text-embedding-ada-002': openai(0.1, 0, 0.1),
   'claude-opus-4-5': anthropic(5, 25),
   'claude-opus-4-6': anthropic(5, 25),
   'claude-opus-4-1': anthropic(15, 75),

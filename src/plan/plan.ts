@@ -27,6 +27,8 @@ export interface PlannedBatch {
   provider: ProviderName;
   model: string;
   baseURL?: string;
+  /** Set for the second phase's batches: the grading requests of model-graded assertions. */
+  purpose?: 'grading';
   /** Set when the model's requests are split across several batches (provider limits, the suite's caps). */
   part?: { index: number; of: number };
   requests: BatchRequest[];

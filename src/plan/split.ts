@@ -54,12 +54,13 @@ export function splitBatches(batches: PlannedBatch[], options: BatchOptions = {}
 
 /** The request's size on the wire, near enough: its messages and params as JSON, plus the line's envelope. */
 export function requestBytes(request: BatchRequest): number {
-  return Buffer.byteLength(JSON.stringify(request.messages)) + Buffer.byteLength(JSON.stringify(request.params)) + request.model.length + 160;
+  const content = request.input ?? request.messages;
+  return Buffer.byteLength(JSON.stringify(content)) + Buffer.byteLength(JSON.stringify(request.params)) + request.model.length + 160;
 }
 
 /** Input tokens, estimated at four characters a token (English text; an estimate, not a tokenizer). */
 export function estimateTokens(request: BatchRequest): number {
-  let chars = 0;
+  let chars = request.input?.length ?? 0;
   for (const m of request.messages) chars += m.content.length;
   return Math.ceil(chars / 4) + 4 * request.messages.length;
 }

@@ -1,4 +1,4 @@
-import { decodeState, encodeState, type RunState } from '../state/run-state.ts';
+import { decodeState, encodeState, isUnfinished, type RunState } from '../state/run-state.ts';
 import { httpStatus, permissionProblem, tokenIdentity, type Octokit } from './github.ts';
 
 /** GitHub refuses comments longer than this (422). */
@@ -83,7 +83,7 @@ export async function pendingFromComments(octokit: Octokit, owner: string, repo:
     for (const c of comments) {
       if (c.user?.login !== me) continue;
       const state = parseMarker(c.body)?.state;
-      if (state?.phase === 'submitted') found.push({ pr: pull.number, state });
+      if (isUnfinished(state)) found.push({ pr: pull.number, state });
     }
   }
   return found;

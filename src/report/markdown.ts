@@ -1,5 +1,6 @@
 import type { Assertion } from '../config/types.ts';
 import { PRICES_CHECKED } from '../cost/prices.ts';
+import type { GradingCost } from '../grade/grading-run.ts';
 import type { CaseResult } from '../score/score-run.ts';
 import { code, codeBlock, inline } from './escape.ts';
 import { formatDuration } from '../batch/run-batches.ts';
@@ -105,7 +106,8 @@ function buildSections(data: ReportData): Section[] {
   head.push(`| Model | Cases | Passed | Failed | Errored | Pass rate |${comparison ? ' Change |' : ''} Batch cost | Real-time cost | Saved |`);
   head.push(`|:--|--:|--:|--:|--:|--:|${comparison ? '--:|' : ''}--:|--:|--:|`);
   for (const t of summary.providers) head.push(row(t, inline(t.label, 80), comparison ? changeOf(t.label) ?? {} : undefined));
-  if (summary.providers.length > 1) head.push(row(total, '**Total**', comparison?.total));
+  if (summary.grading) head.push(gradingRow(summary.grading, !!comparison));
+  if (summary.providers.length > 1 || summary.grading) head.push(row(total, '**Total**', comparison?.total));
   if (total.unpriced > 0) {
     head.push('', `Price unknown for ${plural(total.unpriced, 'request')}: their cost is not in the figures; add the model under \`pricing:\` in the suite.`);
   }
@@ -299,6 +301,14 @@ function row(t: Tally, name: string, rates?: { before?: number; after?: number }
   const cost = (v: number) => (unknown ? 'price unknown' : money(v) + (t.unpriced > 0 ? '*' : ''));
   const delta = rates === undefined ? '' : ` ${rates.before === undefined || t.passRate === undefined ? 'new' : change(t.passRate - rates.before)} |`;
   return `| ${name} | ${t.cases} | ${t.passed} | ${t.failed} | ${t.errored} | ${rate} |${delta} ${cost(t.batchCost)} | ${cost(t.realtimeCost)} | ${cost(t.realtimeCost - t.batchCost)} |`;
+}
+
+/** The grading batch's cost: its own line, as it is a second batch with its own models and prices. */
+function gradingRow(g: GradingCost, withChange: boolean): string {
+  const unknown = g.unpriced > 0 && g.batchCost === 0;
+  const cost = (v: number) => (unknown ? 'price unknown' : money(v) + (g.unpriced > 0 ? '*' : ''));
+  const name = `Grading (${g.models.map((m) => inline(m, 60)).join(', ')}; ${plural(g.requests, 'request')})`;
+  return `| ${name} | | | | | |${withChange ? ' |' : ''} ${cost(g.batchCost)} | ${cost(g.realtimeCost)} | ${cost(g.realtimeCost - g.batchCost)} |`;
 }
 
 function failure(r: CaseResult): string[] {

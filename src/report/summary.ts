@@ -1,3 +1,4 @@
+import type { GradingCost } from '../grade/grading-run.ts';
 import type { CaseResult } from '../score/score-run.ts';
 
 export interface Tally {
@@ -18,10 +19,12 @@ export interface Tally {
 
 export interface RunSummary {
   providers: Tally[];
+  /** The model-graded assertions' grading batch: its own cost line, included in the total. */
+  grading?: GradingCost;
   total: Tally;
 }
 
-export function summarize(results: CaseResult[]): RunSummary {
+export function summarize(results: CaseResult[], grading?: GradingCost): RunSummary {
   const byProvider = new Map<string, Tally>();
   const total = emptyTally('Total', '');
   for (const r of results) {
@@ -36,7 +39,12 @@ export function summarize(results: CaseResult[]): RunSummary {
     const scored = t.passed + t.failed + t.errored;
     t.passRate = scored > 0 ? t.passed / scored : undefined;
   }
-  return { providers: [...byProvider.values()], total };
+  if (grading) {
+    total.batchCost += grading.batchCost;
+    total.realtimeCost += grading.realtimeCost;
+    total.unpriced += grading.unpriced;
+  }
+  return { providers: [...byProvider.values()], ...(grading ? { grading } : {}), total };
 }
 
 function emptyTally(label: string, model: string): Tally {

@@ -2,8 +2,8 @@ import type { BatchRequest, RequestResult, Usage } from '../batch/types.ts';
 import type { PriceOverride } from '../config/types.ts';
 import { costOf, priceOf } from '../cost/cost.ts';
 import type { PlannedCase, Plan } from '../plan/plan.ts';
-import { scoreTest } from './score-test.ts';
-import type { TestScore } from './types.ts';
+import { gradingInputs, scoreTest, type GradingInput, type Grades } from './score-test.ts';
+import type { AssertionContext, TestScore } from './types.ts';
 
 export type CaseStatus = 'passed' | 'failed' | 'errored' | 'pending';
 
@@ -20,6 +20,13 @@ export interface CaseResult {
   cost?: { batch: number; realtime: number };
   /** Whether this case carries the cost of its request (identical requests are sent and billed once). */
   billed: boolean;
+}
+
+/** A case whose output is in and whose model-graded assertions wait for the grading batch. */
+export interface AwaitingCase {
+  result: CaseResult;
+  inputs: GradingInput[];
+  context: AssertionContext;
 }
 
 export interface ScoreInputs {
@@ -49,6 +56,8 @@ export class RunScorer {
   readonly #requests = new Map<string, BatchRequest>();
   readonly #scored: (CaseResult | undefined)[];
   readonly #pricing: Record<string, PriceOverride>;
+  /** Case index -> what its grading needs, for cases with model-graded assertions. */
+  readonly #awaiting = new Map<number, AwaitingCase>();
 
   constructor(plan: Plan, pricing: Record<string, PriceOverride>) {
     this.#pricing = pricing;
@@ -92,14 +101,44 @@ export class RunScorer {
         return;
       }
       prompt ??= request.messages.map((m) => m.content).join('\n\n');
-      const score = scoreTest(
-        { assert: c.assertions, threshold: c.threshold, transform: c.transform },
-        result.text,
-        { vars: c.vars, prompt, provider: c.provider, usage: result.usage, cost: cost?.batch },
-      );
-      this.#scored[c.index] = { ...base, status: score.pass ? 'passed' : 'failed', output: result.text, score };
+      const test = { assert: c.assertions, threshold: c.threshold, transform: c.transform };
+      const context = { vars: c.vars, prompt, provider: c.provider, usage: result.usage, cost: cost?.batch };
+      const score = scoreTest(test, result.text, context);
+      const scored: CaseResult = { ...base, status: score.pass ? 'passed' : 'failed', output: result.text, score };
+      const inputs = gradingInputs(test, result.text, context);
+      if (inputs.length > 0) {
+        // The deterministic assertions are scored now; a case they already fail is failed whatever the grades say.
+        if (!failedWhateverGrades(score, c)) scored.status = 'pending';
+        this.#awaiting.set(c.index, { result: scored, inputs, context });
+      }
+      this.#scored[c.index] = scored;
     });
     return true;
+  }
+
+  /** The cases with model-graded assertions to grade, in plan order. */
+  awaitingGrades(): AwaitingCase[] {
+    return [...this.#awaiting.values()];
+  }
+
+  /** Scores a case again with its model-graded assertions' verdicts. */
+  applyGrades(caseIndex: number, grades: Grades): void {
+    const awaiting = this.#awaiting.get(caseIndex);
+    if (!awaiting) return;
+    this.#awaiting.delete(caseIndex);
+    const c = awaiting.result.case;
+    const score = scoreTest({ assert: c.assertions, threshold: c.threshold, transform: c.transform }, awaiting.result.output ?? '', awaiting.context, grades);
+    this.#scored[caseIndex] = { ...awaiting.result, status: score.pass ? 'passed' : 'failed', score };
+  }
+
+  /** A case whose grading request failed for good: its output stands, but it has no verdict. */
+  gradingFailed(caseIndex: number, error: string): void {
+    const awaiting = this.#awaiting.get(caseIndex);
+    if (!awaiting) return;
+    this.#awaiting.delete(caseIndex);
+    // Failed by its deterministic assertions already: the missing grade changes nothing.
+    if (awaiting.result.status === 'failed') return;
+    this.#scored[caseIndex] = { ...awaiting.result, status: 'errored', error: `could not be graded: ${error}` };
   }
 
   /** Every case in plan order; those without a result are pending (batch still running) or errored, with why. */
@@ -116,4 +155,10 @@ export class RunScorer {
     for (const r of this.#scored) out.push(r!);
     return out;
   }
+}
+
+/** Whether the assertions scored so far fail the case on their own: no test threshold, and one of them failed. */
+function failedWhateverGrades(score: TestScore, c: PlannedCase): boolean {
+  if (typeof c.threshold === 'number' && !Number.isNaN(c.threshold)) return false;
+  return score.assertions.some((a) => !a.pass && !a.notApplicable);
 }

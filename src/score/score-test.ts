@@ -2,8 +2,45 @@ import type { Assertion } from '../config/types.ts';
 import { renderTemplate } from '../templates.ts';
 import { evaluateAssertion } from './assertions.ts';
 import { errorMessage } from './script.ts';
+import { isModelGraded } from './model-graded.ts';
 import { applyTransform } from './transform.ts';
 import type { AssertionContext, AssertionResult, TestScore } from './types.ts';
+
+/** The verdicts of a test's model-graded assertions, by the assertion's index in `assert`. */
+export type Grades = readonly (AssertionResult | undefined)[];
+
+/** What a model-graded assertion grades: the output as it sees it, after the test's and its own transforms. */
+export interface GradingInput {
+  index: number;
+  assertion: Assertion;
+  output: string;
+}
+
+/**
+ * The model-graded assertions of a test with the output each one grades. An assertion whose transform throws is
+ * left out: scoreTest fails it with the transform's error, and there is nothing to grade.
+ */
+export function gradingInputs(test: ScoredTest, output: string, ctx: AssertionContext): GradingInput[] {
+  if (!test.assert.some((a) => isModelGraded(a.type))) return [];
+  const transformContext = { vars: ctx.vars, prompt: ctx.prompt, provider: ctx.provider };
+  let transformed: unknown = output;
+  try {
+    if (test.transform) transformed = applyTransform(test.transform, output, transformContext);
+  } catch {
+    return [];
+  }
+  const inputs: GradingInput[] = [];
+  test.assert.forEach((assertion, index) => {
+    if (!isModelGraded(assertion.type)) return;
+    try {
+      const value = assertion.transform ? applyTransform(assertion.transform, transformed, transformContext) : transformed;
+      inputs.push({ index, assertion, output: typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value)) });
+    } catch {
+      // Reported by scoreTest.
+    }
+  });
+  return inputs;
+}
 
 export interface ScoredTest {
   assert: Assertion[];
@@ -16,7 +53,7 @@ export interface ScoredTest {
  * the assertion scores; the test passes when no assertion failed or, when the test sets a threshold, when the
  * score reaches it. Assertions a batch cannot measure (not applicable) count neither way.
  */
-export function scoreTest(test: ScoredTest, output: string, ctx: AssertionContext): TestScore {
+export function scoreTest(test: ScoredTest, output: string, ctx: AssertionContext, grades?: Grades): TestScore {
   if (test.assert.length === 0) return { pass: true, score: 1, reason: 'No assertions', namedScores: {}, assertions: [] };
 
   const transformContext = { vars: ctx.vars, prompt: ctx.prompt, provider: ctx.provider };
@@ -31,7 +68,7 @@ export function scoreTest(test: ScoredTest, output: string, ctx: AssertionContex
     }
   }
 
-  const assertions = test.assert.map((assertion): AssertionResult => {
+  const assertions = test.assert.map((assertion, i): AssertionResult => {
     let value = transformed;
     if (assertion.transform) {
       try {
@@ -40,7 +77,10 @@ export function scoreTest(test: ScoredTest, output: string, ctx: AssertionContex
         return { assertion, pass: false, score: 0, reason: errorMessage(err) };
       }
     }
-    const result = evaluateAssertion(assertion, value, ctx);
+    // A model-graded assertion's verdict comes from the grading batch; until then it counts neither way.
+    const result = isModelGraded(assertion.type)
+      ? (grades?.[i] ?? { assertion, pass: false, score: 0, reason: 'awaiting its grade from the grading batch', notApplicable: true, awaitingGrade: true })
+      : evaluateAssertion(assertion, value, ctx);
     // promptfoo: weight 0 records a score (e.g. for a metric) without the assertion being able to fail the test.
     return shared(assertion.weight === 0 && !result.notApplicable ? { ...result, pass: true } : result);
   });

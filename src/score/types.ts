@@ -18,6 +18,8 @@ export interface AssertionResult {
   reason: string;
   /** True for assertions a batch cannot measure (latency): neither passed nor failed. */
   notApplicable?: boolean;
+  /** A model-graded assertion whose grade has not come back (yet): its case is pending, not passed. */
+  awaitingGrade?: boolean;
 }
 
 export interface TestScore {

@@ -16,8 +16,11 @@ export interface RunState {
   sha: string;
   repo?: string;
   pr?: number;
-  /** submitted: batches may still be running; collected: the report is final. */
-  phase: 'submitted' | 'collected';
+  /**
+   * submitted: generation batches may still be running; grading: the outputs are in and the grading batches of
+   * model-graded assertions may still be running; collected: the report is final.
+   */
+  phase: 'submitted' | 'grading' | 'collected';
   submittedAt: string;
   updatedAt: string;
   batches: StateBatch[];
@@ -29,6 +32,11 @@ export interface StateBatch extends BatchHandle {
   model: string;
 }
 
+/** A run whose batches (generation or grading) may still be running: a later job resumes it. */
+export function isUnfinished(state: RunState | undefined): state is RunState {
+  return state?.phase === 'submitted' || state?.phase === 'grading';
+}
+
 export function isRunState(value: unknown): value is RunState {
   const s = value as Partial<RunState> | null;
   return (
@@ -38,7 +46,7 @@ export function isRunState(value: unknown): value is RunState {
     typeof s.suiteId === 'string' &&
     typeof s.configPath === 'string' &&
     typeof s.sha === 'string' &&
-    (s.phase === 'submitted' || s.phase === 'collected') &&
+    (s.phase === 'submitted' || s.phase === 'grading' || s.phase === 'collected') &&
     Array.isArray(s.batches) &&
     s.batches.every((b) => typeof b?.batchId === 'string' && typeof b.key === 'string' && isProvider(b.provider))
   );

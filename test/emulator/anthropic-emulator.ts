@@ -22,8 +22,8 @@ import {
   type ScriptRule,
 } from './responder.ts';
 
-export { defaultResponder, loadScript, parseScript, scriptedResponder } from './responder.ts';
-export type { Responder, ResponderError, ResponderMessage, ResponderReply, ResponderRequest, ResponderResult, Script, ScriptRule } from './responder.ts';
+export { defaultResponder, heuristicGrade, loadScript, parseScript, scriptedResponder } from './responder.ts';
+export type { GradeReply, Responder, ResponderError, ResponderMessage, ResponderReply, ResponderRequest, ResponderResult, Script, ScriptRule } from './responder.ts';
 export type { Fault, FaultHandle, FaultSchedule, HttpFault, LifecycleFault, RequestFault, ResultsFault } from './faults.ts';
 
 export interface AnthropicEmulatorOptions {

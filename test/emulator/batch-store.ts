@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { defaultEmbeddingDimensions, embeddingVector } from './embeddings.ts';
 import { failErrors, FaultRegistry, type BatchPlan } from './faults.ts';
 import { ApiError, describeType, randomId } from './http.ts';
 import { chatMessages, estimateTokens, isResponderError, promptText, type Responder, type ResponderResult } from './responder.ts';
@@ -367,13 +368,33 @@ export class BatchStore {
       if (checked.errors.length > 0) errors.push(...checked.errors);
       else requests.push(checked.request!);
     }
+    if (batch.endpoint === '/v1/embeddings' && errors.length === 0) {
+      // Documented: "/v1/embeddings batches are also restricted to a maximum of 50,000 embedding inputs across all requests in the batch."
+      const inputs = requests.reduce((sum, r) => sum + embeddingInputs(r.body.input).length, 0);
+      if (inputs > MAX_EMBEDDING_INPUTS) {
+        const message = `The batch input file contains ${inputs} embedding inputs, more than the maximum of ${MAX_EMBEDDING_INPUTS} embedding inputs per batch.`;
+        return { errors: [{ code: 'invalid_request', line: null, message, param: null }], requests: [] };
+      }
+    }
     return { errors, requests };
   }
 
   /** Calls the responder once for the request and appends its line to the output or the error file. */
   #answer(batch: StoredBatch, request: InputRequest, atMs: number): void {
+    const requestId = `req_${randomBytes(16).toString('hex')}`;
+    const id = randomId('batch_req_', 32);
+    const pushError = (status: number, body: { error: { message: string; type: string; param: string | null; code: string | null } }) => {
+      batch.errorLines.push(JSON.stringify({ id, custom_id: request.customId, response: { status_code: status, request_id: requestId, body }, error: null }));
+      batch.counts.failed++;
+    };
+    // As the real API checks an embeddings body only when it runs it: a 400 in the error file, the responder not asked.
+    const problem = batch.endpoint === '/v1/embeddings' ? checkEmbeddingBody(request.body) : undefined;
+    if (problem) return pushError(400, { error: { type: 'invalid_request_error', param: null, code: null, ...problem } });
+
     this.answered.set(request.customId, (this.answered.get(request.customId) ?? 0) + 1);
     const model = String(request.body.model);
+    // An embeddings request's inputs are its one user message, so a script's `match` can pick them.
+    const messages = batch.endpoint === '/v1/embeddings' ? [{ role: 'user', content: embeddingInputs(request.body.input).map(inputText).join('\n') }] : chatMessages(request.body);
     let result: ResponderResult;
     const forced = this.faults.requestError(request.customId, model, atMs);
     if (forced) {
@@ -381,20 +402,15 @@ export class BatchStore {
       result = { error: { ...rateLimit, ...forced, message: forced.message ?? defaultRequestErrorMessage(forced.status) } };
     } else {
       try {
-        result = this.options.responder({ customId: request.customId, model, provider: 'openai', endpoint: batch.endpoint, messages: chatMessages(request.body), body: request.body });
+        result = this.options.responder({ customId: request.customId, model, provider: 'openai', endpoint: batch.endpoint, messages, body: request.body });
       } catch (error) {
         process.emitWarning(`OpenAI emulator: the responder threw for ${request.customId}: ${(error as Error).message}`);
         result = { error: { status: 500, message: 'The server had an error while processing your request. Sorry about that!', type: 'server_error' } };
       }
     }
-    const requestId = `req_${randomBytes(16).toString('hex')}`;
-    const id = randomId('batch_req_', 32);
     if (isResponderError(result)) {
       const { status, message, type, code, param } = result.error;
-      const body = { error: { message, type: type ?? (status >= 500 ? 'server_error' : 'invalid_request_error'), param: param ?? null, code: code ?? null } };
-      batch.errorLines.push(JSON.stringify({ id, custom_id: request.customId, response: { status_code: status, request_id: requestId, body }, error: null }));
-      batch.counts.failed++;
-      return;
+      return pushError(status, { error: { message, type: type ?? (status >= 500 ? 'server_error' : 'invalid_request_error'), param: param ?? null, code: code ?? null } });
     }
     const built = batch.endpoint === '/v1/embeddings' ? embeddingBody(request.body, model) : chatCompletionBody(request.body, model, result, atMs);
     batch.usage.input += built.usage.input;
@@ -612,26 +628,81 @@ function chatCompletionBody(request: Record<string, unknown>, model: string, rep
   return { body, usage: { input: promptTokens, cached, output: completionTokens, reasoning } };
 }
 
-/** Deterministic unit vectors derived from a hash of each input. */
+/** The inputs of an embeddings body: a string, a token array, or a list of either. */
+function embeddingInputs(raw: unknown): unknown[] {
+  if (typeof raw === 'string') return [raw];
+  if (Array.isArray(raw) && raw.length > 0 && raw.every((x) => typeof x === 'number')) return [raw];
+  return Array.isArray(raw) ? raw : [raw];
+}
+
+function inputText(input: unknown): string {
+  return typeof input === 'string' ? input : JSON.stringify(input);
+}
+
+const MAX_EMBEDDING_INPUTS = 50_000;
+const EMBEDDING_PARAMS = new Set(['model', 'input', 'dimensions', 'encoding_format', 'user']);
+const EMBEDDING_MAX_TOKENS = 8192;
+const EMBEDDING_MAX_ARRAY = 2048;
+const EMBEDDING_MAX_REQUEST_TOKENS = 300_000;
+const INVALID_INPUT = "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.";
+
+/** The tokens the emulator charges for one input: a token array's length, else ceil(characters / 4). */
+function inputTokens(input: unknown): number {
+  return Array.isArray(input) ? input.length : estimateTokens(inputText(input));
+}
+
+/**
+ * What OpenAI's embeddings endpoint refuses in a body (400 invalid_request_error): other parameters (a chat body's
+ * `messages`...), an input that is not a non-empty string, token array or list of them (at most 2048), an input over
+ * 8192 tokens or 300,000 in all, `dimensions` that is not an integer from 1 to the model's length or is given to
+ * text-embedding-ada-002, an `encoding_format` other than float and base64.
+ */
+function checkEmbeddingBody(body: Record<string, unknown>): { message: string; param?: string | null; code?: string | null } | undefined {
+  for (const key of Object.keys(body)) if (!EMBEDDING_PARAMS.has(key)) return { message: `Unrecognized request argument supplied: ${key}` };
+  const raw = body.input;
+  const isTokens = (x: unknown) => Array.isArray(x) && x.length > 0 && x.every((t) => Number.isInteger(t) && t >= 0);
+  const valid =
+    (typeof raw === 'string' && raw !== '') ||
+    isTokens(raw) ||
+    (Array.isArray(raw) && raw.length > 0 && (raw.every((x) => typeof x === 'string' && x !== '') || raw.every(isTokens)));
+  if (!valid) return { message: INVALID_INPUT };
+  const inputs = embeddingInputs(raw);
+  if (inputs.length > EMBEDDING_MAX_ARRAY) return { message: `Invalid 'input': array too long. Expected an array with maximum length ${EMBEDDING_MAX_ARRAY}, but got an array with length ${inputs.length} instead.`, param: 'input', code: 'array_above_max_length' };
+  let total = 0;
+  for (const input of inputs) {
+    const tokens = inputTokens(input);
+    total += tokens;
+    if (tokens > EMBEDDING_MAX_TOKENS) {
+      return { message: `This model's maximum context length is ${EMBEDDING_MAX_TOKENS} tokens, however you requested ${tokens} tokens (${tokens} in your prompt; 0 for the completion). Please reduce your prompt; or completion length.` };
+    }
+  }
+  if (total > EMBEDDING_MAX_REQUEST_TOKENS) return { message: `Requested ${total} tokens, max ${EMBEDDING_MAX_REQUEST_TOKENS} tokens per request`, param: 'input', code: 'max_tokens_per_request' };
+  const model = String(body.model);
+  if (body.dimensions !== undefined) {
+    const dims = body.dimensions;
+    if (model === 'text-embedding-ada-002') return { message: 'This model does not support specifying dimensions.', param: 'dimensions' };
+    if (typeof dims !== 'number' || !Number.isInteger(dims)) return { message: `Invalid type for 'dimensions': expected an integer, but got ${describeType(dims)} instead.`, param: 'dimensions', code: 'invalid_type' };
+    if (dims < 1) return { message: `Invalid 'dimensions': integer below minimum value. Expected a value >= 1, but got ${dims} instead.`, param: 'dimensions', code: 'integer_below_min_value' };
+    const max = defaultEmbeddingDimensions(model);
+    if (dims > max) return { message: `Invalid 'dimensions': integer above maximum value. Expected a value <= ${max}, but got ${dims} instead.`, param: 'dimensions', code: 'integer_above_max_value' };
+  }
+  const format = body.encoding_format;
+  if (format !== undefined && format !== 'float' && format !== 'base64') {
+    return { message: `Invalid value: '${String(format)}'. Supported values are: 'float' and 'base64'.`, param: 'encoding_format', code: 'invalid_value' };
+  }
+  return undefined;
+}
+
+/** The embeddings response: a hashed bag of words per input (see embeddings.ts), as floats or base64 float32. */
 function embeddingBody(request: Record<string, unknown>, model: string): BuiltBody {
-  const raw = request.input;
-  const inputs = (Array.isArray(raw) && raw.every((x) => typeof x !== 'number') ? raw : [raw]).map((x) => (typeof x === 'string' ? x : JSON.stringify(x)));
-  const dims = typeof request.dimensions === 'number' && request.dimensions > 0 ? request.dimensions : model.includes('large') ? 3072 : 1536;
+  const inputs = embeddingInputs(request.input) as (string | number[])[];
+  const dims = typeof request.dimensions === 'number' ? request.dimensions : defaultEmbeddingDimensions(model);
   const base64 = request.encoding_format === 'base64';
   let tokens = 0;
-  const data = inputs.map((text, index) => {
-    tokens += estimateTokens(text);
-    const vector = new Float32Array(dims);
-    let seed = createHash('sha256').update(text).digest();
-    for (let i = 0; i < dims; i++) {
-      if (i % 8 === 0 && i > 0) seed = createHash('sha256').update(seed).digest();
-      vector[i] = seed.readInt32LE((i % 8) * 4) / 2 ** 31;
-    }
-    let sum = 0;
-    for (const x of vector) sum += x * x;
-    const norm = Math.sqrt(sum) || 1;
-    for (let i = 0; i < dims; i++) vector[i] /= norm;
-    return { object: 'embedding', index, embedding: base64 ? Buffer.from(vector.buffer).toString('base64') : Array.from(vector) };
+  const data = inputs.map((input, index) => {
+    tokens += inputTokens(input);
+    const vector = embeddingVector(input, dims);
+    return { object: 'embedding', index, embedding: base64 ? Buffer.from(Float32Array.from(vector).buffer).toString('base64') : vector };
   });
   return { body: { object: 'list', data, model, usage: { prompt_tokens: tokens, total_tokens: tokens } }, usage: { input: tokens, cached: 0, output: 0, reasoning: 0 } };
 }

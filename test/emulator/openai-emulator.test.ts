@@ -489,7 +489,7 @@ rules:
 
   it('refuses scripts with mistakes', () => {
     expect(() => parseScript('- match: x\n  replly: y\n')).toThrow(/rule 1: unknown key "replly"/);
-    expect(() => parseScript('- match: x\n')).toThrow(/exactly one of "reply" and "error"/);
+    expect(() => parseScript('- match: x\n')).toThrow(/exactly one of "reply", "grade" and "error"/);
     expect(() => parseScript('- match: "("\n  reply: y\n')).toThrow(/invalid regular expression/);
     expect(() => parseScript('rules: 3')).toThrow(/expected a list of rules/);
     expect(() => parseScript('- error: { status: 200 }')).toThrow(/error.status/);

@@ -11,8 +11,9 @@ import { ApiError, randomId, readBody, readJsonObject, sendError, sendJson } fro
 import { MultipartError, multipartBoundary, parseMultipart } from './multipart.ts';
 import { defaultResponder, loadScript, scriptedResponder, type Responder, type Script, type ScriptRule } from './responder.ts';
 
-export { defaultResponder, loadScript, parseScript, scriptedResponder } from './responder.ts';
-export type { Responder, ResponderError, ResponderMessage, ResponderReply, ResponderRequest, ResponderResult, Script, ScriptRule } from './responder.ts';
+export { defaultResponder, heuristicGrade, loadScript, parseScript, scriptedResponder } from './responder.ts';
+export { cosineSimilarity, defaultEmbeddingDimensions, embeddingVector } from './embeddings.ts';
+export type { GradeReply, Responder, ResponderError, ResponderMessage, ResponderReply, ResponderRequest, ResponderResult, Script, ScriptRule } from './responder.ts';
 export type { BatchError, BatchStatus, FileObject, StoredBatch, StoredFile } from './batch-store.ts';
 export type { Fault, FaultHandle, FaultSchedule, HttpFault, LifecycleFault, RequestFault, ResultsFault } from './faults.ts';
 

@@ -143,12 +143,99 @@ export function questionOf(body: Record<string, unknown>): string {
   return lastLine(lastUserMessage(body));
 }
 
-/** `[emulated MODEL] You asked: "QUESTION"` with the question cut at 200 characters. */
+/**
+ * `[emulated MODEL] You asked: "QUESTION"` with the question cut at 200 characters; a grading request (the last user
+ * message holds `<Output>` and `<Rubric>` or `<Reference>`) gets the JSON verdict of `heuristicGrade` instead.
+ */
 export const defaultResponder: Responder = (request) => {
-  const question = lastLine(lastUserText(requestMessages(request)));
+  const message = lastUserText(requestMessages(request));
+  const grade = heuristicGrade(message);
+  if (grade) return { content: JSON.stringify(grade) };
+  const question = lastLine(message);
   const shown = question.length > 200 ? `${question.slice(0, 199)}…` : question;
   return { content: `[emulated ${request.model}] You asked: "${shown}"` };
 };
+
+// ---------------------------------------------------------------------------------------------------------------
+// Grading requests (model-graded assertions)
+
+/** A grader's verdict, as the grading prompts ask for it (and as a script's `grade:` rule gives it). */
+export interface GradeReply {
+  reason: string;
+  /** Left out of a `grade:` rule for factuality, which answers with a category (the default grader always sets it). */
+  pass?: boolean;
+  score?: number;
+  /** Factuality's answer: A (subset), B (superset), C (same details), D (disagreement), E (differences don't matter). */
+  category?: 'A' | 'B' | 'C' | 'D' | 'E';
+}
+
+/**
+ * Words left out of the rubric's content words: common words of four letters or more, and the words rubrics use to
+ * talk about the output ("The response should mention ...").
+ */
+export const GRADING_STOP_WORDS: ReadonlySet<string> = new Set(
+  (
+    'about above after again also always another answer answers because been before being below between both ' +
+    'could does doing done during each either else even every from further have having here into itself just ' +
+    'least less like made make many mention mentions more most much must neither never only other otherwise ' +
+    'ought output outputs over own rather reply response responses said same says should since some something ' +
+    'such than that their theirs them then there these they this those through under until upon very want were ' +
+    'what when where whether which while whom whose will with within without would your yours contain contains ' +
+    'include includes including correct correctly clearly given provided'
+  ).split(' '),
+);
+
+/**
+ * The text between the last `<Tag>` and the `</Tag>` after it (case-insensitive), or undefined; an instruction
+ * mentioning the tags before the data ("between <Output> and </Output>") does not get in the way.
+ */
+function taggedText(text: string, tag: string): string | undefined {
+  const re = new RegExp(`<${tag}>((?:(?!<${tag}>)[\\s\\S])*?)</${tag}>`, 'gi');
+  let found: string | undefined;
+  for (const match of text.matchAll(re)) found = match[1];
+  return found;
+}
+
+/** Lower-cased words (letters and digits) of a text, in order. */
+export function wordsOf(text: string): string[] {
+  return text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+}
+
+/** The distinct content words of a text: lower-cased, at least 4 characters, not in GRADING_STOP_WORDS. */
+export function contentWords(text: string): string[] {
+  return [...new Set(wordsOf(text).filter((w) => w.length >= 4 && !GRADING_STOP_WORDS.has(w)))];
+}
+
+/**
+ * The default responder's verdict on a grading request, or undefined when `message` is not one: it must hold an
+ * `<Output>...</Output>` and a `<Rubric>...</Rubric>` or `<Reference>...</Reference>` (the last of each is used).
+ * score = the share of the rubric's (else the reference's) content words found among the output's words, rounded to
+ * 2 decimals (1 when there are none); pass = score >= 0.5; with a reference, category C when it passes, else D.
+ */
+export function heuristicGrade(message: string): GradeReply | undefined {
+  const output = taggedText(message, 'Output');
+  const rubric = taggedText(message, 'Rubric');
+  const reference = rubric === undefined ? taggedText(message, 'Reference') : undefined;
+  const criterion = rubric ?? reference;
+  if (output === undefined || criterion === undefined) return undefined;
+  const what = rubric !== undefined ? 'rubric' : 'reference';
+  const wanted = contentWords(criterion);
+  const present = new Set(wordsOf(output));
+  const missing = wanted.filter((w) => !present.has(w));
+  const found = wanted.length - missing.length;
+  const score = wanted.length === 0 ? 1 : Math.round((found / wanted.length) * 100) / 100;
+  const pass = score >= 0.5;
+  const shown = missing.slice(0, 10).map((w) => `"${w}"`).join(', ') + (missing.length > 10 ? `, and ${missing.length - 10} more` : '');
+  const reason =
+    wanted.length === 0
+      ? `The ${what} has no content words to look for.`
+      : missing.length === 0
+        ? `The output has all ${wanted.length} content words of the ${what}.`
+        : `The output has ${found} of the ${wanted.length} content words of the ${what}; missing: ${shown}.`;
+  const grade: GradeReply = { reason, pass, score };
+  if (reference !== undefined) grade.category = pass ? 'C' : 'D';
+  return grade;
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Scripted responder
@@ -162,6 +249,8 @@ export interface ScriptRule {
   match?: string | RegExp;
   /** The assistant's reply; `{{model}}`, `{{customId}}` and `{{0}}`..`{{9}}` (groups of `match`) are replaced. */
   reply?: string;
+  /** A grader's verdict: the reply is this object as JSON text (`reason` gets the same replacements as `reply`). */
+  grade?: GradeReply;
   finishReason?: ResponderReply['finishReason'];
   usage?: ResponderUsage;
   /** Answer this request with an error instead of a reply. */
@@ -177,7 +266,8 @@ export interface Script {
   rules: ScriptRule[];
 }
 
-const RULE_KEYS = new Set(['model', 'customId', 'match', 'reply', 'finishReason', 'usage', 'error', 'failTimes']);
+const RULE_KEYS = new Set(['model', 'customId', 'match', 'reply', 'grade', 'finishReason', 'usage', 'error', 'failTimes']);
+const GRADE_KEYS = new Set(['reason', 'pass', 'score', 'category']);
 
 /** A responder that answers with the first rule that matches, and with `fallback` when none does. */
 export function scriptedResponder(script: Script | ScriptRule[], fallback: Responder = defaultResponder): Responder {
@@ -216,15 +306,26 @@ export function scriptedResponder(script: Script | ScriptRule[], fallback: Respo
           },
         };
       }
-      const content = source.reply!.replace(/\{\{\s*(model|customId|\d)\s*\}\}/g, (_, key: string) => {
-        if (key === 'model') return request.model;
-        if (key === 'customId') return request.customId;
-        return groups?.[Number(key)] ?? '';
-      });
+      const fill = (template: string) =>
+        template.replace(/\{\{\s*(model|customId|\d)\s*\}\}/g, (_, key: string) => {
+          if (key === 'model') return request.model;
+          if (key === 'customId') return request.customId;
+          return groups?.[Number(key)] ?? '';
+        });
+      const content = source.grade ? JSON.stringify(gradeJson(source.grade, fill)) : fill(source.reply!);
       return { content, finishReason: source.finishReason, usage: source.usage };
     }
     return fallback(request);
   };
+}
+
+/** A `grade:` rule's verdict in the order the grading prompts ask for: reason, pass, score, category. */
+function gradeJson(grade: GradeReply, fill: (template: string) => string): GradeReply {
+  const json: GradeReply = { reason: fill(grade.reason) };
+  if (grade.pass !== undefined) json.pass = grade.pass;
+  if (grade.score !== undefined) json.score = grade.score;
+  if (grade.category !== undefined) json.category = grade.category;
+  return json;
 }
 
 interface CompiledRule {
@@ -242,8 +343,9 @@ function compileRules(rules: ScriptRule[]): CompiledRule[] {
     for (const key of Object.keys(rule)) {
       if (!RULE_KEYS.has(key)) throw new Error(`${where}: unknown key "${key}" (allowed: ${[...RULE_KEYS].join(', ')})`);
     }
-    if ((rule.reply === undefined) === (rule.error === undefined)) throw new Error(`${where}: give exactly one of "reply" and "error"`);
+    if ([rule.reply, rule.error, rule.grade].filter((v) => v !== undefined).length !== 1) throw new Error(`${where}: give exactly one of "reply", "grade" and "error"`);
     if (rule.reply !== undefined && typeof rule.reply !== 'string') throw new Error(`${where}: "reply" must be a string`);
+    if (rule.grade !== undefined) checkGrade(rule.grade, where);
     if (rule.error !== undefined) {
       const status = rule.error?.status;
       if (!Number.isInteger(status) || status < 400 || status > 599) throw new Error(`${where}: "error.status" must be an HTTP status from 400 to 599`);
@@ -259,6 +361,19 @@ function compileRules(rules: ScriptRule[]): CompiledRule[] {
       match: rule.match === undefined ? undefined : toRegExp(rule.match, `${where}: match`, true),
     };
   });
+}
+
+function checkGrade(grade: unknown, where: string): void {
+  if (!grade || typeof grade !== 'object' || Array.isArray(grade)) throw new Error(`${where}: "grade" must be an object { pass, reason, score?, category? }`);
+  const g = grade as Record<string, unknown>;
+  for (const key of Object.keys(g)) {
+    if (!GRADE_KEYS.has(key)) throw new Error(`${where}: unknown key "grade.${key}" (allowed: ${[...GRADE_KEYS].join(', ')})`);
+  }
+  if (g.pass === undefined && g.category === undefined) throw new Error(`${where}: "grade" needs "pass" (or, for factuality, "category")`);
+  if (g.pass !== undefined && typeof g.pass !== 'boolean') throw new Error(`${where}: "grade.pass" must be true or false`);
+  if (typeof g.reason !== 'string') throw new Error(`${where}: "grade.reason" must be a string`);
+  if (g.score !== undefined && (typeof g.score !== 'number' || !Number.isFinite(g.score))) throw new Error(`${where}: "grade.score" must be a number`);
+  if (g.category !== undefined && !['A', 'B', 'C', 'D', 'E'].includes(g.category as string)) throw new Error(`${where}: "grade.category" must be one of A, B, C, D, E`);
 }
 
 /** Exact comparison for a plain string, a regular expression test for a RegExp or a `/source/flags` string. */
