@@ -209,16 +209,20 @@ export function contentWords(text: string): string[] {
 /**
  * The default responder's verdict on a grading request, or undefined when `message` is not one: it must hold an
  * `<Output>...</Output>` and a `<Rubric>...</Rubric>` or `<Reference>...</Reference>` (the last of each is used).
- * score = the share of the rubric's (else the reference's) content words found among the output's words, rounded to
+ * score = the share of the rubric's (else the reference's; for answer-relevance, the question's) content words found among the output's words, rounded to
  * 2 decimals (1 when there are none); pass = score >= 0.5; with a reference, category C when it passes, else D.
  */
 export function heuristicGrade(message: string): GradeReply | undefined {
   const output = taggedText(message, 'Output');
-  const rubric = taggedText(message, 'Rubric');
+  let rubric = taggedText(message, 'Rubric');
+  let what = 'rubric';
+  // answer-relevance's rubric names what to judge, not words to find: the question's words are what to look for.
+  const question = taggedText(message, 'Question');
+  if (rubric?.trim() === 'relevance to the question' && question !== undefined) [rubric, what] = [question, 'question'];
   const reference = rubric === undefined ? taggedText(message, 'Reference') : undefined;
+  if (reference !== undefined) what = 'reference';
   const criterion = rubric ?? reference;
   if (output === undefined || criterion === undefined) return undefined;
-  const what = rubric !== undefined ? 'rubric' : 'reference';
   const wanted = contentWords(criterion);
   const present = new Set(wordsOf(output));
   const missing = wanted.filter((w) => !present.has(w));
