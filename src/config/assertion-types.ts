@@ -1,4 +1,4 @@
-/** Assertion types batch-evals scores, by promptfoo's names. Each may also be written with `not-`. */
+/** Assertion types batch-evals scores without a model, by promptfoo's names. Each may also be written with `not-`. */
 export const SUPPORTED_ASSERTIONS = [
   'equals',
   'contains',
@@ -19,20 +19,42 @@ export const SUPPORTED_ASSERTIONS = [
   'latency',
 ] as const;
 
+/**
+ * promptfoo's model-graded assertions that batch-evals grades, through the batch API like the cases themselves.
+ * `similar` compares embeddings; `answer-relevance` uses a chat model and an embeddings model; the others a chat model.
+ */
+export const GRADED_ASSERTIONS = ['llm-rubric', 'factuality', 'model-graded-closedqa', 'answer-relevance', 'g-eval', 'similar'] as const;
+
+/** promptfoo's other names for graded assertions, and the type each stands for. */
+export const GRADED_ALIASES: Record<string, string> = {
+  'model-graded-factuality': 'factuality',
+  'similar:cosine': 'similar',
+};
+
+/**
+ * The graded assertions promptfoo negates with `not-`. Its other graders ignore the prefix (`not-factuality` is
+ * graded as `factuality`), so batch-evals refuses a negated one rather than run it the other way round.
+ */
+export const NEGATABLE_GRADED: readonly string[] = ['llm-rubric', 'similar'];
+
+/** Every type name a graded assertion may be written with, without `not-`. */
+export const GRADED_TYPE_NAMES: readonly string[] = [...GRADED_ASSERTIONS, ...Object.keys(GRADED_ALIASES)];
+
+/** Whether `base` (a type without `not-`, aliases resolved) is one batch-evals grades with a model. */
+export function isGraded(base: string): boolean {
+  return (GRADED_ASSERTIONS as readonly string[]).includes(base);
+}
+
 /** promptfoo assertions that need a model to grade them; not graded yet. */
 export const MODEL_GRADED_ASSERTIONS = [
-  'llm-rubric',
-  'factuality',
-  'model-graded-closedqa',
-  'model-graded-factuality',
-  'answer-relevance',
-  'g-eval',
-  'similar',
   'context-faithfulness',
   'context-recall',
   'context-relevance',
   'conversation-relevance',
   'select-best',
+  'max-score',
+  'search-rubric',
+  'agent-rubric',
   'classifier',
   'moderation',
   'pi',
@@ -66,24 +88,38 @@ export const OTHER_PROMPTFOO_ASSERTIONS = [
   'guardrails',
   'assert-set',
   'cost-per-token',
+  'similar:dot',
+  'similar:euclidean',
 ];
 
 export type AssertionTypeVerdict = { ok: true; base: string; negate: boolean } | { ok: false; message: string };
 
 export function checkAssertionType(written: string): AssertionTypeVerdict {
   const negate = written.startsWith('not-');
-  const base = negate ? written.slice(4) : written;
-  if ((SUPPORTED_ASSERTIONS as readonly string[]).includes(base)) return { ok: true, base, negate };
-  if (MODEL_GRADED_ASSERTIONS.includes(base)) {
+  const name = negate ? written.slice(4) : written;
+  if ((SUPPORTED_ASSERTIONS as readonly string[]).includes(name)) return { ok: true, base: name, negate };
+  if (GRADED_TYPE_NAMES.includes(name)) {
+    const base = GRADED_ALIASES[name] ?? name;
+    if (negate && !NEGATABLE_GRADED.includes(base)) {
+      return {
+        ok: false,
+        message:
+          `assertion type '${written}' cannot be negated: promptfoo ignores the not- of ${name} (it grades it as ${name}); ` +
+          `among the model-graded assertions only ${NEGATABLE_GRADED.map((t) => `not-${t}`).join(' and ')} are negated`,
+      };
+    }
+    return { ok: true, base, negate };
+  }
+  if (MODEL_GRADED_ASSERTIONS.includes(name)) {
     return {
       ok: false,
-      message: `assertion type '${written}' is model-graded; batch-evals does not grade with a model yet (not supported yet)`,
+      message: `assertion type '${written}' is model-graded; batch-evals does not grade it with a model yet (not supported yet; graded: ${GRADED_ASSERTIONS.join(', ')})`,
     };
   }
-  if (OTHER_PROMPTFOO_ASSERTIONS.includes(base)) {
+  if (OTHER_PROMPTFOO_ASSERTIONS.includes(name)) {
     return { ok: false, message: `assertion type '${written}' is a promptfoo assertion that batch-evals does not support yet` };
   }
-  return { ok: false, message: `unknown assertion type '${written}'${suggest(base, SUPPORTED_ASSERTIONS)}` };
+  return { ok: false, message: `unknown assertion type '${written}'${suggest(name, [...SUPPORTED_ASSERTIONS, ...GRADED_ASSERTIONS])}` };
 }
 
 export function suggest(word: string, candidates: readonly string[]): string {

@@ -1,5 +1,5 @@
 import { parse } from 'csv-parse/sync';
-import { MODEL_GRADED_ASSERTIONS, OTHER_PROMPTFOO_ASSERTIONS, SUPPORTED_ASSERTIONS } from './assertion-types.ts';
+import { GRADED_TYPE_NAMES, MODEL_GRADED_ASSERTIONS, OTHER_PROMPTFOO_ASSERTIONS, SUPPORTED_ASSERTIONS } from './assertion-types.ts';
 import { ConfigError } from './errors.ts';
 import type { RawAssertion, RawTest, RawTestValue } from './tests.ts';
 import type { ConfigWarning, SourceLocation } from './types.ts';
@@ -50,25 +50,34 @@ export function readCsvTests(text: string, file: string, warnings: ConfigWarning
 /**
  * promptfoo's short form of an assertion: `type:value`, `not-type:value`, `type(threshold):value`;
  * `fn:` and `eval:` are javascript, `grade:` is llm-rubric; anything else is an `equals` of the whole cell.
+ * As in promptfoo, `similar` without a threshold gets 0.8 (not its usual 0.75) and `answer-relevance` 0.75, and
+ * `is-json`, `contains-json` and `answer-relevance` may be written without a value.
  */
 export function assertionFromString(cell: string): RawAssertion {
   if (cell.startsWith('fn:') || cell.startsWith('eval:')) return { type: 'javascript', value: cell.slice(cell.indexOf(':') + 1).trim() };
   if (cell.startsWith('grade:')) return { type: 'llm-rubric', value: cell.slice(6).trim() };
   const match = /^(not-)?([a-z][a-z0-9-]*)(?:\((\d+(?:\.\d+)?)\))?(?::([\s\S]*))?$/.exec(cell);
-  if (!match || !KNOWN_TYPES.includes(match[2]) || (match[4] === undefined && !['is-json', 'contains-json'].includes(match[2]))) {
+  if (!match || !KNOWN_TYPES.includes(match[2]) || (match[4] === undefined && !WITHOUT_VALUE.includes(match[2]))) {
     return { type: 'equals', value: cell };
   }
-  const [, not = '', type, threshold, rest] = match;
+  const [, not = '', type, written, rest] = match;
   const listTypes = ['contains-any', 'contains-all', 'icontains-any', 'icontains-all'];
   const value = rest === undefined ? undefined : listTypes.includes(type) ? splitList(rest.trim()) : rest.trim();
+  const threshold = written !== undefined ? Number(written) : CSV_DEFAULT_THRESHOLDS[type];
   return {
     type: `${not}${type}`,
     ...(value !== undefined ? { value } : {}),
-    ...(threshold !== undefined ? { threshold: Number(threshold) } : {}),
+    ...(threshold !== undefined ? { threshold } : {}),
   };
 }
 
-const KNOWN_TYPES: string[] = [...SUPPORTED_ASSERTIONS, ...MODEL_GRADED_ASSERTIONS, ...OTHER_PROMPTFOO_ASSERTIONS];
+const KNOWN_TYPES: string[] = [...SUPPORTED_ASSERTIONS, ...GRADED_TYPE_NAMES, ...MODEL_GRADED_ASSERTIONS, ...OTHER_PROMPTFOO_ASSERTIONS];
+
+/** Types a cell may name without `:value`. */
+const WITHOUT_VALUE = ['is-json', 'contains-json', 'answer-relevance'];
+
+/** promptfoo's thresholds for short forms that give none (of the types batch-evals grades with a model). */
+const CSV_DEFAULT_THRESHOLDS: Record<string, number> = { similar: 0.8, 'answer-relevance': 0.75 };
 
 function splitList(cell: string): string[] {
   return cell

@@ -36,7 +36,7 @@ export function loadSuite(path: string): LoadedSuite {
   checkPromptFilters(providers, prompts.map((p) => p.label), source);
   const rawTests = collectTests(source, config.tests, warnings);
   const defaults = config.defaultTest ? { value: config.defaultTest, source, path: ['defaultTest'] } : undefined;
-  const tests = buildTests(rawTests, defaults);
+  const tests = buildTests(rawTests, defaults, providers);
 
   return {
     suite: {

@@ -24,18 +24,13 @@ export function loadProviders(source: YamlSource, raw: RawProvider | RawProvider
       issues.push({ message: parsed.error, location: source.locate(typeof entry === 'string' ? path : [...path, 'id']), keyPath });
       return;
     }
-    const config = { ...(item.config ?? {}) };
-    const baseURL = typeof config.apiBaseUrl === 'string' ? config.apiBaseUrl : undefined;
-    const passthrough = isRecord(config.passthrough) ? config.passthrough : {};
-    const params = Object.fromEntries(
-      Object.entries(config).filter(([k]) => !CLIENT_OPTIONS.includes(k) && k !== 'passthrough'),
-    );
+    const { params, baseURL } = requestOptions(item.config);
     specs.push({
       id: item.id,
       provider: parsed.provider,
       model: parsed.model,
       label: item.label ?? item.id,
-      params: { ...params, ...passthrough },
+      params,
       baseURL,
       prompts: item.prompts,
       location,
@@ -55,6 +50,43 @@ export function loadProviders(source: YamlSource, raw: RawProvider | RawProvider
   }
   if (issues.length) throw new ConfigError(issues);
   return specs;
+}
+
+/** A provider's `config` as a request's parameters (client options left out, `passthrough` merged) and base URL. */
+export function requestOptions(config: Record<string, unknown> | undefined): { params: Record<string, unknown>; baseURL?: string } {
+  const copy = { ...(config ?? {}) };
+  const baseURL = typeof copy.apiBaseUrl === 'string' ? copy.apiBaseUrl : undefined;
+  const passthrough = isRecord(copy.passthrough) ? copy.passthrough : {};
+  const params = Object.fromEntries(Object.entries(copy).filter(([k]) => !CLIENT_OPTIONS.includes(k) && k !== 'passthrough'));
+  return { params: { ...params, ...passthrough }, baseURL };
+}
+
+/**
+ * A grading model's id: for `chat` as parseProviderId; for `embedding` OpenAI's embeddings endpoint,
+ * `openai:embedding:<model>` or `openai:embeddings:<model>` (Anthropic has none). `needs` names what asks for it,
+ * e.g. `the similar assertion`.
+ */
+export function parseGraderId(id: string, kind: 'chat' | 'embedding', needs: string): { provider: ProviderName; model: string } | { error: string } {
+  const [name, ...rest] = id.split(':');
+  const embeddingsApi = name === 'openai' && (rest[0] === 'embedding' || rest[0] === 'embeddings');
+  if (kind === 'chat') {
+    if (embeddingsApi) return { error: `provider '${id}' is an embeddings model; ${needs} is graded by a chat model (openai:<model>, anthropic:messages:<model>)` };
+    return parseProviderId(id);
+  }
+  if (embeddingsApi) {
+    if (rest.length === 2 && rest[1]) return { provider: 'openai', model: rest[1] };
+    return { error: `provider '${id}' names no model; write openai:embedding:<model>, e.g. openai:embedding:text-embedding-3-small` };
+  }
+  if (name === 'anthropic') {
+    return { error: `provider '${id}': Anthropic has no embeddings endpoint; ${needs} needs an embeddings model, e.g. openai:embedding:text-embedding-3-small` };
+  }
+  const parsed = parseProviderId(id);
+  if ('error' in parsed) return parsed;
+  return {
+    error:
+      `provider '${id}' is a chat model; ${needs} needs an embeddings model, e.g. openai:embedding:text-embedding-3-small ` +
+      "(name one per purpose with provider: {text: <chat model>, embedding: <embeddings model>})",
+  };
 }
 
 export function parseProviderId(id: string): { provider: ProviderName; model: string } | { error: string } {

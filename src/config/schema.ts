@@ -1,10 +1,13 @@
-import { SUPPORTED_ASSERTIONS } from './assertion-types.ts';
+import { GRADED_ALIASES, GRADED_TYPE_NAMES, NEGATABLE_GRADED, SUPPORTED_ASSERTIONS } from './assertion-types.ts';
 
 /**
  * JSON Schema of the eval YAML: the promptfoo subset batch-evals runs, plus its own keys (`threshold`,
  * `pricing`, `batch`). `npm run build` writes it to schema/batch-evals.schema.json for editors.
  */
-const assertionTypes = SUPPORTED_ASSERTIONS.flatMap((t) => [t, `not-${t}`]);
+const assertionTypes = [
+  ...SUPPORTED_ASSERTIONS.flatMap((t) => [t, `not-${t}`]),
+  ...GRADED_TYPE_NAMES.flatMap((t) => (NEGATABLE_GRADED.includes(GRADED_ALIASES[t] ?? t) ? [t, `not-${t}`] : [t])),
+];
 
 const stringMap = { type: 'object', additionalProperties: true } as const;
 
@@ -95,6 +98,63 @@ export const schema = {
         },
       ],
     },
+    providerConfig: {
+      type: 'object',
+      description: 'Request parameters (temperature, max_tokens, top_p, seed, response_format, stop, ...); unknown ones go into the request body as written.',
+      properties: {
+        temperature: { type: 'number' },
+        max_tokens: { type: 'integer', minimum: 1 },
+        max_completion_tokens: { type: 'integer', minimum: 1 },
+        top_p: { type: 'number' },
+        seed: { type: 'integer' },
+        stop: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
+        response_format: { type: 'object' },
+        apiBaseUrl: { type: 'string', description: 'Base URL of an OpenAI-compatible batch API.' },
+      },
+    },
+    graderModel: {
+      description: 'A grading model: openai:<model>, anthropic:messages:<model>, openai:embedding:<model> (for similar), or {id, config}.',
+      oneOf: [
+        { type: 'string' },
+        {
+          type: 'object',
+          required: ['id'],
+          additionalProperties: false,
+          properties: {
+            id: { type: 'string' },
+            label: { type: 'string' },
+            config: { $ref: '#/definitions/providerConfig' },
+          },
+        },
+      ],
+    },
+    grader: {
+      description:
+        'The model that grades model-graded assertions: a provider id, {id, config}, or one per purpose ({text: ..., embedding: ...}). ' +
+        "The assertion's provider wins over the test's options.provider, which wins over defaultTest's.",
+      oneOf: [
+        { type: 'string' },
+        {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            id: { type: 'string' },
+            label: { type: 'string' },
+            config: { $ref: '#/definitions/providerConfig' },
+            text: { $ref: '#/definitions/graderModel', description: 'The chat model of llm-rubric, factuality, model-graded-closedqa, g-eval and answer-relevance.' },
+            embedding: { $ref: '#/definitions/graderModel', description: 'The embeddings model of similar and answer-relevance.' },
+            classification: { $ref: '#/definitions/graderModel', description: 'Not used by batch-evals.' },
+            moderation: { $ref: '#/definitions/graderModel', description: 'Not used by batch-evals.' },
+          },
+        },
+      ],
+    },
+    rubricPrompt: {
+      description:
+        'The grading prompt of model-graded assertions in place of the built-in one: text (a JSON list of chat messages is sent as chat), ' +
+        'a list of {role, content} messages, or a file:// reference. Nunjucks, with output, rubric and the test vars.',
+      oneOf: [{ type: 'string' }, { type: 'array', minItems: 1, items: { $ref: '#/definitions/chatMessage' } }],
+    },
     provider: {
       oneOf: [
         { type: 'string', pattern: '^[a-z]+:' },
@@ -105,20 +165,7 @@ export const schema = {
           properties: {
             id: { type: 'string', pattern: '^[a-z]+:' },
             label: { type: 'string' },
-            config: {
-              type: 'object',
-              description: 'Request parameters (temperature, max_tokens, top_p, seed, response_format, stop, ...); unknown ones go into the request body as written.',
-              properties: {
-                temperature: { type: 'number' },
-                max_tokens: { type: 'integer', minimum: 1 },
-                max_completion_tokens: { type: 'integer', minimum: 1 },
-                top_p: { type: 'number' },
-                seed: { type: 'integer' },
-                stop: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
-                response_format: { type: 'object' },
-                apiBaseUrl: { type: 'string', description: 'Base URL of an OpenAI-compatible batch API.' },
-              },
-            },
+            config: { $ref: '#/definitions/providerConfig' },
             prompts: { type: 'array', items: { type: 'string' }, description: 'Labels of the prompts this provider gets.' },
           },
         },
@@ -135,6 +182,8 @@ export const schema = {
         weight: { type: 'number', minimum: 0 },
         metric: { type: 'string' },
         transform: { type: 'string' },
+        provider: { $ref: '#/definitions/grader' },
+        rubricPrompt: { $ref: '#/definitions/rubricPrompt' },
       },
     },
     test: {
@@ -149,7 +198,11 @@ export const schema = {
         options: {
           type: 'object',
           additionalProperties: false,
-          properties: { transform: { type: 'string' } },
+          properties: {
+            transform: { type: 'string' },
+            provider: { $ref: '#/definitions/grader' },
+            rubricPrompt: { $ref: '#/definitions/rubricPrompt' },
+          },
         },
       },
     },

@@ -3,7 +3,8 @@ import { checkAssertionType } from './assertion-types.ts';
 import { readCsvTests } from './csv-tests.ts';
 import { ConfigError, keyPathString, type ConfigIssue } from './errors.ts';
 import { extensionOf, hasGlob, isFileRef, readReferenced, resolveRef } from './files.ts';
-import type { Assertion, ConfigWarning, SourceLocation, TestCase } from './types.ts';
+import { GraderResolver, gradedValueProblem, type GradingOptions, type WrittenAssertion } from './graders.ts';
+import type { Assertion, ConfigWarning, ProviderSpec, SourceLocation, TestCase } from './types.ts';
 import { validate } from './validate.ts';
 import { MAX_DEPTH, parseYaml, type KeyPath, type YamlSource } from './yaml-source.ts';
 
@@ -20,7 +21,8 @@ export interface RawTestValue {
   assert?: RawAssertion[];
   threshold?: number;
   metadata?: Record<string, unknown>;
-  options?: { transform?: string };
+  /** `provider` and `rubricPrompt`: the grader and grading prompt of the test's model-graded assertions. */
+  options?: { transform?: string; provider?: unknown; rubricPrompt?: unknown };
 }
 
 export interface RawAssertion {
@@ -30,6 +32,9 @@ export interface RawAssertion {
   weight?: number;
   metric?: string;
   transform?: string;
+  /** Model-graded assertions: the grader (a provider id, `{id, config}`, or `{text, embedding}`). */
+  provider?: unknown;
+  rubricPrompt?: unknown;
 }
 
 /** Collects the tests from `tests:`: inline entries and `file://` CSV, JSONL, JSON or YAML files. */
@@ -73,17 +78,29 @@ function testsFromFile(ref: string, baseDir: string, from: SourceLocation, keyPa
   }
 }
 
-/** Normalises tests and merges `defaultTest` into each, as promptfoo does. */
-export function buildTests(raw: RawTest[], defaults: RawTest | undefined): TestCase[] {
+/**
+ * Normalises tests and merges `defaultTest` into each, as promptfoo does. Model-graded assertions get their grader
+ * and rubric prompt (the assertion's, else the test's options, else defaultTest's, else the default for the suite's
+ * `providers`).
+ */
+export function buildTests(raw: RawTest[], defaults: RawTest | undefined, providers: readonly ProviderSpec[] = []): TestCase[] {
   const issues: ConfigIssue[] = [];
-  const defaultAsserts = defaults ? normaliseAssertions(defaults, issues) : [];
+  const graders = new GraderResolver(providers, defaults && gradingOptions(defaults), issues);
+  const writtenDefaults = defaults ? normaliseAssertions(defaults, issues) : [];
+  // One object per defaultTest assertion, shared by every test that does not set its own grading options.
+  const defaultAsserts = writtenDefaults.map((w) => graders.apply(w, undefined));
   const tests = (raw.length ? raw : [undefined]).map((t): TestCase => {
     const d = defaults?.value ?? {};
     const v = t?.value ?? {};
+    const options = t && gradingOptions(t);
+    const ownGrading = options !== undefined && (options.provider !== undefined || options.rubricPrompt !== undefined);
     return {
       description: v.description,
       vars: { ...resolveVarFiles(d.vars, defaults), ...resolveVarFiles(v.vars, t) },
-      assert: [...defaultAsserts, ...(t ? normaliseAssertions(t, issues) : [])],
+      assert: [
+        ...(ownGrading ? writtenDefaults.map((w) => graders.apply(w, options)) : defaultAsserts),
+        ...(t ? normaliseAssertions(t, issues).map((w) => graders.apply(w, options)) : []),
+      ],
       threshold: v.threshold ?? d.threshold,
       metadata: { ...(d.metadata ?? {}), ...(v.metadata ?? {}) },
       transform: v.options?.transform ?? d.options?.transform,
@@ -94,7 +111,12 @@ export function buildTests(raw: RawTest[], defaults: RawTest | undefined): TestC
   return tests;
 }
 
-function normaliseAssertions(test: RawTest, issues: ConfigIssue[]): Assertion[] {
+function gradingOptions(test: RawTest): GradingOptions {
+  const options = test.value.options;
+  return { provider: options?.provider, rubricPrompt: options?.rubricPrompt, source: test.source, path: [...test.path, 'options'] };
+}
+
+function normaliseAssertions(test: RawTest, issues: ConfigIssue[]): WrittenAssertion[] {
   return (test.value.assert ?? []).flatMap((a, i) => {
     const path = [...test.path, 'assert', i];
     const location = test.source.locate(path);
@@ -103,7 +125,14 @@ function normaliseAssertions(test: RawTest, issues: ConfigIssue[]): Assertion[] 
       issues.push({ message: verdict.message, location: test.source.locate([...path, 'type']), keyPath: keyPathString([...path, 'type']) });
       return [];
     }
-    return [{ type: verdict.base, negate: verdict.negate, value: a.value, threshold: a.threshold, weight: a.weight ?? 1, metric: a.metric, transform: a.transform, location }];
+    const problem = gradedValueProblem(verdict.base, a.value);
+    if (problem) {
+      const at = problem.item === undefined ? [...path, 'value'] : [...path, 'value', problem.item];
+      issues.push({ message: problem.message, location: test.source.locate(at), keyPath: keyPathString(at) });
+      return [];
+    }
+    const assertion: Assertion = { type: verdict.base, negate: verdict.negate, value: a.value, threshold: a.threshold, weight: a.weight ?? 1, metric: a.metric, transform: a.transform, location };
+    return [{ assertion, provider: a.provider, rubricPrompt: a.rubricPrompt, source: test.source, path }];
   });
 }
 

@@ -18,14 +18,19 @@ export interface Assertion {
   transform?: string;
   /** Model-graded assertions: the model that grades (embeds, for `similar`) the output. */
   grader?: GraderSpec;
+  /**
+   * `answer-relevance` only: the embeddings model that compares the questions the (chat) grader writes from the
+   * output with the input, as promptfoo does (its `provider.embedding`, else the default embeddings model).
+   */
+  embeddingGrader?: GraderSpec;
   /** Model-graded assertions: the suite's own grading prompt (promptfoo's `rubricPrompt`), in place of ours. */
   rubricPrompt?: string | ChatMessage[];
   location?: SourceLocation;
 }
 
 /**
- * The model behind a model-graded assertion: the assertion's `provider`, else `defaultTest.options.provider`, as in
- * promptfoo; batch-evals' default when the suite names none.
+ * The model behind a model-graded assertion: the assertion's `provider`, else the test's `options.provider`, else
+ * `defaultTest.options.provider`, as in promptfoo; batch-evals' default when the suite names none.
  */
 export interface GraderSpec {
   /** As written in the suite (or the default's id), e.g. `openai:gpt-4.1`. */

@@ -14,10 +14,6 @@ const UNSUPPORTED: Record<string, string> = {
   'root.redteam': 'red-team configs are not supported',
   'test.provider': 'a per-test provider is not supported yet',
   'test.providerOutput': 'providerOutput is not supported: batch-evals scores what the batch returns',
-  'test.options.provider': 'a grading provider is for model-graded assertions, which are not supported yet',
-  'test.options.rubricPrompt': 'rubricPrompt is for model-graded assertions, which are not supported yet',
-  'assertion.provider': 'a grading provider is for model-graded assertions, which are not supported yet',
-  'assertion.rubricPrompt': 'rubricPrompt is for model-graded assertions, which are not supported yet',
   'provider.transform': 'provider response transforms are not supported yet',
 };
 
@@ -65,7 +61,7 @@ export function validate(source: YamlSource, part: SchemaPart, value: unknown = 
     const key = (err.params as { additionalProperty: string }).additionalProperty;
     const parentPath = [...base, ...pointerToPath(err.instancePath)];
     const path = [...parentPath, key];
-    const context = `${contextOf(err.schemaPath)}.${key}`;
+    const context = `${contextOf(err.parentSchema)}.${key}`;
     const location = source.locateKey(path);
     const keyPath = keyPathString(path);
     if (UNSUPPORTED[context]) {
@@ -161,7 +157,7 @@ function describeBranch(branch: { type?: string; $ref?: string }): string {
 }
 
 function describeError(e: ErrorObject): string {
-  if (e.keyword === 'enum' && e.schemaPath === '#/definitions/assertion/properties/type/enum') {
+  if (e.keyword === 'enum' && e.parentSchema === schema.definitions.assertion.properties.type) {
     const verdict = checkAssertionType(shown(e.data));
     if (!verdict.ok) return verdict.message;
   }
@@ -190,14 +186,30 @@ function describeValue(value: unknown): string {
   return `${typeof value} ${JSON.stringify(value)}`;
 }
 
-function contextOf(schemaPath: string): string {
-  // e.g. '#/definitions/test/properties/options/additionalProperties' -> 'test.options'
-  const parts = schemaPath.replace(/^#\/?/, '').split('/').slice(0, -1);
-  const names: string[] = [];
-  for (let i = 0; i < parts.length; i++) {
-    if (parts[i] === 'definitions' || parts[i] === 'properties') names.push(parts[++i]);
+/**
+ * The name of each object schema, e.g. `test.options`, for UNSUPPORTED and IGNORED: found by identity, because
+ * Ajv reports the paths of a $ref'd schema that it compiles on its own (one with refs in it) from that schema.
+ */
+const CONTEXTS = new Map<object, string>();
+
+function nameContexts(node: unknown, name: string): void {
+  if (typeof node !== 'object' || node === null || CONTEXTS.has(node)) return;
+  if (Array.isArray(node)) {
+    for (const item of node) nameContexts(item, name);
+    return;
   }
-  return names.join('.') || 'root';
+  CONTEXTS.set(node, name);
+  const s = node as Record<string, unknown>;
+  for (const key of ['oneOf', 'anyOf', 'allOf', 'items', 'additionalProperties']) nameContexts(s[key], name);
+  const properties = (s.properties ?? {}) as Record<string, unknown>;
+  for (const [key, child] of Object.entries(properties)) nameContexts(child, name === 'root' ? key : `${name}.${key}`);
+}
+nameContexts(schema, 'root');
+for (const [name, definition] of Object.entries(schema.definitions)) nameContexts(definition, name);
+
+/** e.g. the schema of a test's `options` -> `test.options`; the top level -> `root`. */
+function contextOf(parentSchema: unknown): string {
+  return (typeof parentSchema === 'object' && parentSchema !== null && CONTEXTS.get(parentSchema)) || 'root';
 }
 
 function pointerToPath(pointer: string): (string | number)[] {

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { MODEL_GRADED_ASSERTIONS, OTHER_PROMPTFOO_ASSERTIONS, SUPPORTED_ASSERTIONS } from '../../src/config/assertion-types.ts';
+import { GRADED_ASSERTIONS, GRADED_TYPE_NAMES, MODEL_GRADED_ASSERTIONS, NEGATABLE_GRADED, OTHER_PROMPTFOO_ASSERTIONS, SUPPORTED_ASSERTIONS } from '../../src/config/assertion-types.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Random source
@@ -305,7 +305,14 @@ const PROVIDER_IDS = [
   'anthropic:claude-code', 'anthropic:messages:', 'vertex:gemini', 'ollama:llama3', 'echo', 'OpenAI:gpt-4', 'foo:bar',
   'http://localhost:8080', 'file://provider.js', '', 'openai::', 'python:provider.py', 'openai:gpt-4.1-mini ', 'openai:😀',
 ];
-const ASSERTION_KEYS = ['type', 'value', 'threshold', 'weight', 'metric', 'transform'];
+const ASSERTION_KEYS = ['type', 'value', 'threshold', 'weight', 'metric', 'transform', 'provider', 'rubricPrompt'];
+/** Graders of model-graded assertions: chat models, embeddings models, and ones refused (wrong kind, unsupported, no model). */
+const VALID_CHAT_GRADERS = ['openai:gpt-4.1-mini', 'openai:chat:gpt-4.1', 'anthropic:messages:claude-sonnet-4-5', 'anthropic:claude-haiku-4-5'];
+const VALID_EMBEDDING_GRADERS = ['openai:embedding:text-embedding-3-small', 'openai:embeddings:text-embedding-3-large'];
+const GRADER_IDS = [
+  ...VALID_CHAT_GRADERS, ...VALID_EMBEDDING_GRADERS, 'openai:embedding:', 'anthropic:embedding:x', 'vertex:gemini-2.5-pro',
+  'openai:responses:gpt-5', 'anthropic:messages:', 'foo', '', 'openai:moderation:omni', 'file://grader.js',
+];
 const ASSERTION_EXTRA_KEYS = ['provider', 'rubricPrompt', 'reason', 'config', 'contextTransform', 'Type', 'valu'];
 const TEST_EXTRA_KEYS = ['provider', 'providerOutput', 'scenarios', 'asserts', 'var', 'Vars', 'descripton', 'options2'];
 const ROOT_EXTRA_KEYS = [
@@ -565,6 +572,7 @@ class SuiteGrammar {
       const v = r.weighted<string>([
         [3, this.word()],
         [2, r.pick(['contains:hi', 'not-contains:bye', 'icontains-any:a,b', 'regex:(', 'is-json', 'fn:output', 'levenshtein(2):x', 'contains(0.5)', 'equals', 'not-', '0.5', 'abc', ...(this.valid ? [] : ['grade:good?', '1e999'])])],
+        [1, r.pick(['similar:hi there', 'similar(0.7):x', 'not-similar:y', 'factuality:Paris', 'llm-rubric:is about {{ text }}', 'grade: polite', 'answer-relevance', 'answer-relevance(0.9)', 'g-eval:clear', 'model-graded-closedqa:names a city', ...(this.valid ? [] : ['not-factuality:x', 'similar', 'factuality', 'context-recall:x'])])],
         [1, this.template()],
         [1, ''],
       ]);
@@ -767,10 +775,15 @@ class SuiteGrammar {
 
   private assertionType(): string {
     const r = this.rng;
+    if (this.valid && r.chance(0.2)) {
+      const graded = r.pick(GRADED_ASSERTIONS);
+      return `${NEGATABLE_GRADED.includes(graded) && r.chance(0.3) ? 'not-' : ''}${graded}`;
+    }
     if (this.valid) return `${r.chance(0.3) ? 'not-' : ''}${r.pick(SUPPORTED_ASSERTIONS)}`;
     return r.weighted<() => string>([
       [10, () => r.pick(SUPPORTED_ASSERTIONS)],
       [4, () => `not-${r.pick(SUPPORTED_ASSERTIONS)}`],
+      [3, () => `${r.chance(0.3) ? 'not-' : ''}${r.pick(GRADED_TYPE_NAMES)}`],
       [2, () => r.pick([...MODEL_GRADED_ASSERTIONS, ...OTHER_PROMPTFOO_ASSERTIONS])],
       [2, () => this.typo(r.pick(SUPPORTED_ASSERTIONS))],
       [2, () => r.pick(['', 'not-', 'not-not-contains', 'CONTAINS', 'contains ', 'javascript:', 'not-llm-rubric', 'icontains-every', '__proto__', 'toString'])],
@@ -789,6 +802,8 @@ class SuiteGrammar {
     if (r.chance(0.1)) pairs.push(['weight', this.value(() => this.number())]);
     if (r.chance(0.1)) pairs.push(['metric', this.value(() => this.str(this.word()))]);
     if (r.chance(0.05)) pairs.push(['transform', this.value(() => this.str('output.trim()'))]);
+    if (GRADED_TYPE_NAMES.includes(base) && r.chance(0.3)) pairs.push(['provider', this.value(() => this.grader(base))]);
+    if (GRADED_TYPE_NAMES.includes(base) && r.chance(0.2)) pairs.push(['rubricPrompt', this.value(() => this.rubricPrompt())]);
     if (!this.valid && r.chance(0.05)) pairs.push([this.key(r.pick(ASSERTION_EXTRA_KEYS)), this.any(1)]);
     if (!this.valid && r.chance(0.005)) pairs.push([this.key(r.pick(ASSERTION_KEYS)), this.any(1)]); // a duplicate key
     return mapOf(pairs, r.chance(0.4));
@@ -814,15 +829,52 @@ class SuiteGrammar {
       case 'cost':
       case 'latency':
         return this.any(1);
+      case 'g-eval':
+      case 'similar':
+        return r.chance(0.4) ? seqOf(Array.from({ length: r.count(3) + (this.valid ? 1 : 0) }, () => this.str(this.text())), r.chance(0.5)) : this.str(this.text());
       default:
         return r.chance(0.8) ? this.str(this.text()) : this.any(2);
     }
+  }
+
+  /**
+   * The grader of a model-graded assertion (`base`), or of every one in a test (`base` undefined: options.provider,
+   * where a valid suite names one per purpose, as one model cannot both grade and embed).
+   */
+  private grader(base?: string): Y {
+    const r = this.rng;
+    const model = (ids: readonly string[]): Y =>
+      r.chance(0.6) ? this.str(r.pick(ids)) : mapOf([['id', this.str(r.pick(ids))], ...(r.chance(0.6) ? [['config', this.value(() => this.at('config', () => this.providerConfig()))] as [string, Y]] : [])]);
+    if (!this.valid) {
+      return r.weighted<() => Y>([
+        [4, () => model(GRADER_IDS)],
+        [2, () => mapOf([...(r.chance(0.7) ? [['text', model(GRADER_IDS)] as [string, Y]] : []), ...(r.chance(0.7) ? [['embedding', model(GRADER_IDS)] as [string, Y]] : [])])],
+        [1, () => this.any(2)],
+      ])();
+    }
+    const embeds = base === 'similar' || base === 'similar:cosine';
+    if (base !== undefined && base !== 'answer-relevance' && r.chance(0.6)) return model(embeds ? VALID_EMBEDDING_GRADERS : VALID_CHAT_GRADERS);
+    return mapOf([['text', model(VALID_CHAT_GRADERS)], ['embedding', model(VALID_EMBEDDING_GRADERS)]]);
+  }
+
+  /** A grading prompt: a template, chat messages, or a file of either. */
+  private rubricPrompt(): Y {
+    const r = this.rng;
+    return r.weighted<() => Y>([
+      [3, () => this.str(this.template())],
+      [2, () => this.chat()],
+      [1, () => this.str(JSON.stringify([{ role: 'system', content: 'Grade as JSON' }, { role: 'user', content: this.template() }]))],
+      [2, () => this.str(this.fileRef(PROMPT_REFS, 'prompt'))],
+      [this.valid ? 0 : 1, () => this.any(2)],
+    ])();
   }
 
   private options(): Y {
     const r = this.rng;
     const pairs: [string, Y][] = [];
     if (r.chance(0.8)) pairs.push(['transform', this.value(() => this.str(r.pick(['output.trim()', 'file://t.js', ''])))]);
+    if (r.chance(0.3)) pairs.push(['provider', this.value(() => this.grader())]);
+    if (r.chance(0.3)) pairs.push(['rubricPrompt', this.value(() => this.rubricPrompt())]);
     if (!this.valid && r.chance(0.2)) pairs.push([this.key(r.pick(['provider', 'rubricPrompt', 'storeOutputAs', 'transfrom'])), this.any(1)]);
     return mapOf(pairs);
   }

@@ -90,9 +90,9 @@ describe('bad input gets a clear error with file, line and key', () => {
     expect(err.issues[0].message).toBe("unknown assertion type 'contians' (did you mean 'contains'?)");
   });
 
-  it('a model-graded assertion says it is not supported yet', () => {
-    const path = suiteFiles({ 'e.yaml': 'prompts: [hi]\nproviders: [openai:gpt-4o]\ndefaultTest:\n  assert:\n    - type: llm-rubric\n      value: polite\n' });
-    expect(configError(path).message).toMatch(/e\.yaml:5:13 defaultTest\.assert\[0\]\.type: .*'llm-rubric' is model-graded.*not supported yet/);
+  it('a model-graded assertion batch-evals does not grade yet says so', () => {
+    const path = suiteFiles({ 'e.yaml': 'prompts: [hi]\nproviders: [openai:gpt-4o]\ndefaultTest:\n  assert:\n    - type: context-faithfulness\n      threshold: 0.9\n' });
+    expect(configError(path).message).toMatch(/e\.yaml:5:13 defaultTest\.assert\[0\]\.type: .*'context-faithfulness' is model-graded.*not supported yet/);
   });
 
   it('an unknown provider and a provider not supported yet', () => {
@@ -145,8 +145,8 @@ describe('bad input gets a clear error with file, line and key', () => {
   });
 
   it('a bad CSV assertion type names the CSV row', () => {
-    const err = configError(suiteFiles({ 'e.yaml': 'prompts: [hi]\nproviders: [openai:gpt-4o]\ntests: file://t.csv\n', 't.csv': 'q,__expected\na,contains:x\nb,similar:y\n' }));
+    const err = configError(suiteFiles({ 'e.yaml': 'prompts: [hi]\nproviders: [openai:gpt-4o]\ntests: file://t.csv\n', 't.csv': 'q,__expected\na,contains:x\nb,context-recall:y\n' }));
     expect(err.issues[0].location).toMatchObject({ file: expect.stringMatching(/t\.csv$/), line: 3 });
-    expect(err.issues[0].message).toMatch(/'similar' is model-graded/);
+    expect(err.issues[0].message).toMatch(/'context-recall' is model-graded/);
   });
 });

@@ -20,7 +20,7 @@ function configs(dir: string): string[] {
 
 /** Why a suite may not load yet: each is a feature this version leaves out, and says so. */
 const LEFT_OUT = [
-  /model-graded; batch-evals does not grade with a model yet/,
+  /model-graded; batch-evals does not grade it with a model yet/,
   /uses _conversation .* not supported/,
 ];
 
@@ -31,7 +31,24 @@ const MUST_LOAD: Record<string, number> = {
   'anthropic/promptfooconfig.basic.yaml': 45,
   'anthropic/promptfooconfig.thinking.yaml': 15,
   'config-prompts-per-model/promptfooconfig.yaml': 48,
+  // With llm-rubric assertions (inline, in defaultTest, or `llm-rubric:` in a CSV column), graded by the default grader.
+  'eval-self-grading/promptfooconfig.yaml': 4,
+  'self-grading/promptfooconfig.yaml': 20,
+  'gpt-3.5-vs-4/promptfooconfig.yaml': 30,
+  'gpt-4o-vs-4o-mini/promptfooconfig.yaml': 30,
+  'openai-model-comparison/promptfooconfig.yaml': 30,
+  'csv-metadata/promptfooconfig.yaml': 3,
+  'anthropic/sonnet-4-6/promptfooconfig.yaml': 4,
+  'anthropic/sonnet-5/promptfooconfig.yaml': 2,
+  'anthropic/opus-5/promptfooconfig.yaml': 4,
+  'anthropic/opus-4-5-coding/promptfooconfig.yaml': 5,
+  'anthropic/opus-4-8-coding/promptfooconfig.yaml': 4,
 };
+
+/** The default chat grader of each suite with model-graded assertions: Anthropic's for the suites with only Anthropic models. */
+function defaultGraderOf(name: string): string {
+  return name.startsWith('anthropic/') ? 'anthropic:messages:claude-sonnet-4-5' : 'openai:gpt-4.1';
+}
 
 describe.skipIf(!present)('the peer suites', () => {
   const all = present ? configs(peerDir) : [];
@@ -45,7 +62,13 @@ describe.skipIf(!present)('the peer suites', () => {
     it(`${name} loads, or fails only on a feature left out, saying so with its line`, () => {
       let outcome: { cases: number } | ConfigError;
       try {
-        outcome = { cases: buildPlan(loadSuite(path).suite).cases.length };
+        const { suite } = loadSuite(path);
+        outcome = { cases: buildPlan(suite).cases.length };
+        // Every model-graded assertion has its grader: these suites name none, so batch-evals' default.
+        for (const a of suite.tests.flatMap((t) => t.assert)) {
+          if (a.type === 'llm-rubric') expect(a.grader).toMatchObject({ id: defaultGraderOf(name), kind: 'chat', isDefault: true });
+          else expect(a.grader).toBeUndefined();
+        }
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
         outcome = err;
