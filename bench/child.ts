@@ -9,11 +9,14 @@ import type { BatchRun } from '../src/batch/run-batches.ts';
 import { batchFacts, evaluate } from '../src/pipeline.ts';
 import { renderMarkdown } from '../src/report/markdown.ts';
 import { writeResultsFile } from '../src/report/results-file.ts';
+import { readOutputsFile, writeOutputsFile } from '../src/reuse/outputs-file.ts';
 import { MB, RESULT_MARK, type ChildResult, type Stage } from './measure.ts';
 
 async function child(): Promise<void> {
   const [config, openaiUrl, anthropicUrl, dir] = process.argv.slice(2);
   const verbose = process.argv.includes('--verbose');
+  const reuseAt = process.argv.indexOf('--reuse');
+  const reuseFile = reuseAt > 0 ? process.argv[reuseAt + 1] : undefined;
   const baselineRssMB = process.memoryUsage().rss / MB;
 
   let peakHeap = 0;
@@ -32,7 +35,9 @@ async function child(): Promise<void> {
     : { info: quiet, warning: (m: string) => console.error(`  [child] warning: ${m}`), debug: quiet };
 
   const started = performance.now();
+  const reuse = reuseFile ? await readOutputsFile(reuseFile, log) : undefined;
   const outcome = await evaluate({
+    reuse,
     configPath: config,
     credentials: {
       openaiApiKey: 'sk-bench-not-a-real-key',
@@ -61,6 +66,7 @@ async function child(): Promise<void> {
   await writeFile(markdownPath, markdown);
   await writeResultsFile(resultsPath, { ...report, suite: report.title });
   ended('report', performance.now() - reportStart);
+  if (reuse && reuseFile) await writeOutputsFile(reuseFile, reuse);
   const totalSeconds = (performance.now() - started) / 1000;
   clearInterval(sampler);
 
@@ -73,6 +79,10 @@ async function child(): Promise<void> {
     errored: t.errored,
     pending: t.pending,
     batches: batchCounts(outcome.runs),
+    sentRequests: outcome.runs.reduce((n, r) => n + (r.handle?.requestCount ?? 0), 0),
+    reused: t.reused,
+    batchCost: t.batchCost,
+    reuseSaved: t.reuseSaved,
     stages,
     rssAfter,
     totalSeconds,

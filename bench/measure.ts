@@ -14,6 +14,13 @@ export interface ChildResult {
   pending: number;
   /** Provider batches submitted (retries included), per provider, with the most requests one of them held. */
   batches: { provider: string; count: number; largest: number }[];
+  /** Requests sent in provider batches (not answered from earlier outputs). */
+  sentRequests: number;
+  /** Cases answered from earlier outputs, and what their requests would have cost at batch prices. */
+  reused: number;
+  reuseSaved: number;
+  /** USD at batch prices, for what was sent. */
+  batchCost: number;
   /** Seconds per stage. */
   stages: Record<Stage, number>;
   /** RSS in MB right after each stage. */

@@ -8,6 +8,7 @@
  *   npm run bench -- --regex static        # one regex for the whole suite instead of one per row (from its vars)
  *   npm run bench -- --node-flags=--max-semi-space-size=16     # flags for the measured child processes
  *   npm run bench -- --from-source         # measure src/ through Node's type stripping instead of the bundle
+ *   npm run bench -- --reuse 0             # skip the reuse measure (default: 5,000 cases, then 5% of rows changed)
  *
  * The measured code is bench/child.ts bundled with ncc, as the action and the CLI ship. Every size runs in a child
  * Node process of its own, so its peak RSS (process.resourceUsage().maxRSS) is that
@@ -75,6 +76,7 @@ async function parent(): Promise<number> {
       regex: { type: 'string', default: 'row' },
       'from-source': { type: 'boolean', default: false },
       'openai-only': { type: 'boolean', default: false },
+      reuse: { type: 'string', default: '5000' },
     },
   });
   const nodeFlags = values['node-flags']!.split(/\s+/).filter(Boolean);
@@ -101,6 +103,7 @@ async function parent(): Promise<number> {
   console.log(`bench: node ${process.version}${nodeFlags.length ? ` ${nodeFlags.join(' ')}` : ''} on ${machine}; suites in ${root}${values.keep ? ' (kept)' : ''}, tests as ${format.toUpperCase()}, regex per ${regex === 'row' ? 'row' : 'suite'}`);
   console.log(`bench: providers ${PROVIDER_IDS[layout].join(' and ')}, ${PROMPTS} prompts each`);
   const results: ChildResult[] = [];
+  let reuseRuns: ReuseRuns | undefined;
   let crashed = false;
   try {
     const child = values['from-source'] ? CHILD_SOURCE : await bundleChild(join(root, 'child'));
@@ -128,12 +131,69 @@ async function parent(): Promise<number> {
       }
       if (emulatorPeakMB !== undefined) console.log(`bench: the emulators' peak RSS was ${emulatorPeakMB.toFixed(0)} MB (not counted)`);
     }
+    if (Number(values.reuse) > 0) reuseRuns = await measureReuse(child, join(root, 'reuse'), Number(values.reuse) / unit, format, regex === 'row', layout, values.verbose!, nodeFlags);
   } finally {
     if (!values.keep) await rm(root, { recursive: true, force: true });
   }
 
   if (results.length) printTable(results);
+  if (reuseRuns) printReuse(reuseRuns);
   return crashed ? 1 : 0;
+}
+
+interface ReuseRuns {
+  first: ChildResult;
+  withReuse: ChildResult;
+  without: ChildResult;
+  changedRows: number;
+  rows: number;
+}
+
+/**
+ * Issue 8's measure: the suite runs once (its outputs kept), then 5% of its rows change (one in twenty questions is
+ * reworded) and it runs again with the kept outputs, and once more without them.
+ */
+async function measureReuse(child: string, dir: string, rows: number, format: 'csv' | 'jsonl', regexPerRow: boolean, layout: Layout, verbose: boolean, nodeFlags: string[]): Promise<ReuseRuns> {
+  const store = join(dir, 'outputs.json');
+  const runOnce = async (name: string, changed: boolean, reuse: boolean) => {
+    const suiteDir = join(dir, name);
+    const config = await generateSuite(suiteDir, rows, format, regexPerRow, layout, changed);
+    const emulator = await startEmulator();
+    try {
+      return await runChild(child, config, emulator.urls, suiteDir, verbose, [...nodeFlags], reuse ? store : undefined);
+    } finally {
+      await emulator.stop();
+    }
+  };
+  console.log(`bench: reuse: ${(rows * PROMPTS * PROVIDERS).toLocaleString('en-US')} cases, then again with 5% of the rows changed, with and without the kept outputs...`);
+  const first = await runOnce('first', false, true);
+  const withReuse = await runOnce('changed-reuse', true, true);
+  const without = await runOnce('changed-fresh', true, false);
+  return { first, withReuse, without, changedRows: Array.from({ length: rows }, (_, i) => i).filter(isChangedRow).length, rows };
+}
+
+function printReuse(r: ReuseRuns): void {
+  const money = (n: number) => `$${n.toFixed(4)}`;
+  console.log('');
+  console.log(`reuse: ${r.first.cases.toLocaleString('en-US')} cases; then ${r.changedRows} of ${r.rows} rows changed (${((r.changedRows / r.rows) * 100).toFixed(0)}%)`);
+  const rows = [
+    ['run', 'requests sent', 'cases reused', 'batch cost', 'saved by reuse', 'total s'],
+    ['first run (outputs kept)', String(r.first.sentRequests), String(r.first.reused), money(r.first.batchCost), money(r.first.reuseSaved), r.first.totalSeconds.toFixed(2)],
+    ['changed, with reuse', String(r.withReuse.sentRequests), String(r.withReuse.reused), money(r.withReuse.batchCost), money(r.withReuse.reuseSaved), r.withReuse.totalSeconds.toFixed(2)],
+    ['changed, without reuse', String(r.without.sentRequests), String(r.without.reused), money(r.without.batchCost), money(r.without.reuseSaved), r.without.totalSeconds.toFixed(2)],
+  ];
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+  for (const [i, row] of rows.entries()) {
+    console.log(row.map((c, j) => (j === 0 ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join('  '));
+    if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  }
+  const share = r.without.sentRequests > 0 ? (r.withReuse.sentRequests / r.without.sentRequests) * 100 : 0;
+  console.log(`reuse sends ${share.toFixed(1)}% of the requests and costs ${money(r.withReuse.batchCost)} instead of ${money(r.without.batchCost)}.`);
+}
+
+/** One row in twenty is reworded in the changed suite. */
+function isChangedRow(i: number): boolean {
+  return i % 20 === 11;
 }
 
 /** "3 batches (openai 2, anthropic 1)". */
@@ -301,8 +361,8 @@ async function bundleChild(outDir: string): Promise<string> {
   return join(outDir, 'index.js');
 }
 
-function runChild(child: string, config: string, urls: EmulatorUrls, dir: string, verbose: boolean, nodeFlags: string[]): Promise<ChildResult> {
-  const args = [...nodeFlags, child, config, urls.openai, urls.anthropic, dir, ...(verbose ? ['--verbose'] : [])];
+function runChild(child: string, config: string, urls: EmulatorUrls, dir: string, verbose: boolean, nodeFlags: string[], reuseFile?: string): Promise<ChildResult> {
+  const args = [...nodeFlags, child, config, urls.openai, urls.anthropic, dir, ...(verbose ? ['--verbose'] : []), ...(reuseFile ? ['--reuse', reuseFile] : [])];
   const proc: ChildProcess = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -345,13 +405,14 @@ interface Row {
 }
 
 /** Row i of the suite; one row in 50 repeats the row before it (the same requests, sent once). */
-function row(i: number, regexPerRow: boolean): Row {
+function row(i: number, regexPerRow: boolean, changed = false): Row {
   const n = i % 50 === 49 ? i - 1 : i;
   const topic = TOPICS[n % TOPICS.length];
   const name = NAMES[Math.floor(n / TOPICS.length) % NAMES.length];
   const id = `T${String(n).padStart(6, '0')}`;
   const order = String(100_000 + ((n * 7919) % 900_000));
-  const question = `Hi, I am ${name} (${id}, order ${order}): is the ${topic} model ${n % 97} back in stock?`;
+  const asked = `Hi, I am ${name} (${id}, order ${order}): is the ${topic} model ${n % 97} back in stock?`;
+  const question = changed && isChangedRow(i) ? `${asked} Please answer soon.` : asked;
   const expected = [
     'icontains:{{topic}}',
     // The emulators answer `[emulated MODEL] You asked: "QUESTION"`.
@@ -365,7 +426,7 @@ function row(i: number, regexPerRow: boolean): Row {
   return { id, topic, name, order, question, expected };
 }
 
-async function generateSuite(dir: string, rows: number, format: 'csv' | 'jsonl', regexPerRow: boolean, layout: Layout): Promise<string> {
+async function generateSuite(dir: string, rows: number, format: 'csv' | 'jsonl', regexPerRow: boolean, layout: Layout, changed = false): Promise<string> {
   await mkdir(dir, { recursive: true });
   const testsFile = `tests.${format}`;
   const out = createWriteStream(join(dir, testsFile));
@@ -375,13 +436,13 @@ async function generateSuite(dir: string, rows: number, format: 'csv' | 'jsonl',
   if (format === 'csv') {
     await write('id,topic,name,order,question,__expected1,__expected2,__expected3,__expected4\n');
     for (let i = 0; i < rows; i++) {
-      const r = row(i, regexPerRow);
+      const r = row(i, regexPerRow, changed);
       await write(`${[r.id, r.topic, r.name, r.order, r.question, ...r.expected].map(csvCell).join(',')}\n`);
     }
   } else {
     const { assertionFromString } = await import('../src/config/csv-tests.ts');
     for (let i = 0; i < rows; i++) {
-      const r = row(i, regexPerRow);
+      const r = row(i, regexPerRow, changed);
       const vars = { id: r.id, topic: r.topic, name: r.name, order: r.order, question: r.question };
       await write(`${JSON.stringify({ vars, assert: r.expected.map(assertionFromString) })}\n`);
     }

@@ -6,6 +6,8 @@ import { join, relative, resolve } from 'node:path';
 import { providerFor } from './batch/providers.ts';
 import { ConfigError } from './config/errors.ts';
 import { parseDuration } from './duration.ts';
+import { estimateMarkdown, estimateText } from './cost/estimate-format.ts';
+import { estimateSuite, maxCostCheck, OverBudgetError, parseMaxCost, parseOutputTokens, refusalOf, type SuiteEstimate } from './estimate.ts';
 import type { Logger } from './logger.ts';
 import { evaluate } from './pipeline.ts';
 import { materializeConfigAt } from './publish/config-at-commit.ts';
@@ -13,6 +15,7 @@ import { runTarget, type RunTarget } from './publish/github.ts';
 import { annotateConfigError, annotateWarnings } from './publish/outputs.ts';
 import { publishRun, stateRef } from './publish/publish.ts';
 import { findComment, pendingFromComments } from './publish/sticky-comment.ts';
+import { OutputsCache } from './reuse/outputs-store.ts';
 import { isUnfinished, type RunState } from './state/run-state.ts';
 import { StateStore } from './state/state-store.ts';
 
@@ -24,17 +27,21 @@ type Inputs = ReturnType<typeof readInputs>;
  * The action. `run` (the default): send the suite's cases as provider batches, wait while the job allows, score
  * the outputs, and report in the job summary, one sticky PR comment, a commit status and the step outputs;
  * what is still running is saved for a later job. `submit`: send and save at once. `resume`: find the runs left
- * pending, collect what has ended, and finish their reports.
+ * pending, collect what has ended, and finish their reports. `estimate`: count the tokens and price the run, sending
+ * nothing. With `max-cost`, run and submit send nothing when the estimate is above it.
  */
 export async function run(): Promise<void> {
   try {
     const inputs = readInputs();
-    const failures = inputs.mode === 'resume' ? await resumePending(inputs) : await runSuite(inputs);
+    const failures = inputs.mode === 'resume' ? await resumePending(inputs) : inputs.mode === 'estimate' ? await estimateOnly(inputs) : await runSuite(inputs);
     // Each failure was reported as an error annotation where it arose (publishRun, resume): not repeated here.
     if (failures.length) process.exitCode = core.ExitCode.Failure;
   } catch (err) {
     core.setOutput('status', 'failed');
-    if (err instanceof ConfigError) {
+    if (err instanceof OverBudgetError) {
+      await estimateSummary(err.estimate, err.message);
+      core.setFailed(err.message);
+    } else if (err instanceof ConfigError) {
       annotateConfigError(err);
       core.setFailed(`the eval config has ${err.issues.length === 1 ? 'a problem' : `${err.issues.length} problems`}: see the annotations above`);
     } else {
@@ -60,18 +67,61 @@ async function runSuite(inputs: Inputs): Promise<string[]> {
     if (note) notes.push(note);
   }
 
+  const outputs = inputs.reuse ? await earlierOutputs(target, suiteId) : undefined;
   const outcome = await evaluate({
     configPath: inputs.config,
     credentials: inputs.credentials,
+    reuse: outputs?.earlier,
     maxWaitMs: inputs.mode === 'submit' ? 0 : inputs.maxWaitMs,
     minPassRate: inputs.minPassRate,
     maxRetries: inputs.maxRetries,
     metadata: { ...runMetadata(target), config: configPath, suite_id: suiteId },
     attach,
+    // A run already submitted for this commit sends nothing new: max-cost is for what is about to be sent.
+    beforeSubmit: inputs.maxCost === undefined || attach ? undefined : maxCostCheck(inputs.maxCost, inputs.estimate, actionLog, estimateOutputs),
     log: actionLog,
     onWarnings: annotateWarnings,
   });
+  if (outputs && outcome.status !== 'pending') await outputs.cache.save(suiteId, outputs.saveAs, outputs.earlier);
   return publishRun({ outcome, configPath, suiteId, target, token: inputs.token, resultsFile: inputs.resultsFile, failOnRegression: inputs.failOnRegression, previous: attach, notes, log: actionLog });
+}
+
+/**
+ * The outputs earlier runs of this suite left in the Actions cache: this branch's (or pull request's) and, for a
+ * pull request, its base branch's, where every request the PR did not change was answered already.
+ */
+async function earlierOutputs(target: RunTarget | undefined, suiteId: string) {
+  const cache = new OutputsCache(actionLog);
+  if (!target || !cache.available()) {
+    actionLog.info('reuse: the Actions cache is not available to this run, so every request is sent');
+    return undefined;
+  }
+  const saveAs = stateRef(target);
+  const earlier = await cache.restore(suiteId, [saveAs, ...(target.pr ? [target.pr.baseRef] : [])]);
+  return { cache, earlier, saveAs };
+}
+
+/** estimate: the suite's tokens and cost, nothing sent; failed when above max-cost. */
+async function estimateOnly(inputs: Inputs): Promise<string[]> {
+  if (!inputs.config) throw new Error('input config is required in mode estimate');
+  const estimated = await estimateSuite(inputs.config, inputs.estimate, annotateWarnings);
+  const refusal = refusalOf(estimated.estimate, inputs.maxCost);
+  estimateOutputs(estimated);
+  await estimateSummary(estimated, refusal);
+  if (refusal) core.setFailed(refusal);
+  return [];
+}
+
+/** The estimate in the log and the step outputs. */
+function estimateOutputs({ estimate, heading }: SuiteEstimate): void {
+  core.setOutput('estimated-cost', estimate.total.batch.expected.toFixed(6));
+  core.setOutput('estimated-realtime-cost', estimate.total.realtime.expected.toFixed(6));
+  core.info(estimateText(estimate, heading));
+}
+
+/** The estimate in the job summary: what mode estimate reports, or why a run was not sent. */
+async function estimateSummary({ estimate, heading }: SuiteEstimate, refusal?: string): Promise<void> {
+  await core.summary.addRaw(estimateMarkdown(estimate, heading) + (refusal ? `\n**Over max-cost:** ${refusal}\n` : '')).write();
 }
 
 /**
@@ -237,7 +287,9 @@ function readInputs() {
   const token = core.getInput('github-token');
   for (const secret of [openaiApiKey, anthropicApiKey, token]) if (secret) core.setSecret(secret);
   const mode = core.getInput('mode') || 'run';
-  if (mode !== 'run' && mode !== 'submit' && mode !== 'resume') throw new Error(`input mode must be run, submit or resume, not '${mode}'`);
+  if (mode !== 'run' && mode !== 'submit' && mode !== 'resume' && mode !== 'estimate') throw new Error(`input mode must be run, submit, resume or estimate, not '${mode}'`);
+  const maxCost = core.getInput('max-cost').trim();
+  const outputTokens = core.getInput('output-tokens').trim();
   const minPassRate = core.getInput('min-pass-rate');
   return {
     mode,
@@ -252,6 +304,9 @@ function readInputs() {
     minPassRate: minPassRate ? parsePassRate(minPassRate) : undefined,
     maxRetries: integerInput('max-retries'),
     failOnRegression: booleanInput('fail-on-regression', true),
+    maxCost: maxCost ? parseMaxCost(maxCost, 'input max-cost') : undefined,
+    estimate: { outputOption: 'the output-tokens input', outputTokens: outputTokens ? parseOutputTokens(outputTokens, 'input output-tokens') : undefined },
+    reuse: booleanInput('reuse', true),
     cancelSuperseded: booleanInput('cancel-superseded', true),
     token,
     resultsFile: core.getInput('results-file') || join(process.env.RUNNER_TEMP ?? '.', 'batch-evals-results.json'),

@@ -8,9 +8,11 @@ import type { Logger } from './logger.ts';
 import type { RunState } from './state/run-state.ts';
 import { buildPlan, type Plan } from './plan/plan.ts';
 import { splitBatches } from './plan/split.ts';
+import { markPromptCaching } from './plan/cache-prefix.ts';
 import { plural, type BatchFacts, type RunStatus } from './report/markdown.ts';
 import { summarize, type RunSummary } from './report/summary.ts';
 import { GradingRun, type GradingCost } from './grade/grading-run.ts';
+import { recording, withoutReused, type EarlierOutputs } from './reuse/earlier-outputs.ts';
 import { RunScorer, type CaseResult } from './score/score-run.ts';
 
 interface GradingOutcome {
@@ -36,6 +38,16 @@ export interface EvalOptions {
    * attached to them instead of being submitted again.
    */
   attach?: RunState;
+  /**
+   * Earlier outputs by request id: requests answered there are not sent (a resumed run collects what it submitted
+   * instead). The run's own answers are added, to be stored for the next run.
+   */
+  reuse?: EarlierOutputs;
+  /**
+   * Called with the plan as it will be sent, before anything is sent (the `max-cost` check): a throw stops the run
+   * there, with nothing sent.
+   */
+  beforeSubmit?: (plan: Plan, suite: Suite) => Promise<void>;
   /** Called as each stage ends, with its wall time in ms (for the benchmark; bench/run.ts). */
   onStage?: (stage: PipelineStage, ms: number) => void;
 }
@@ -71,20 +83,26 @@ export async function evaluate(options: EvalOptions): Promise<EvalOutcome> {
 
   mark = performance.now();
   const plan = buildPlan(suite);
-  plan.batches = splitBatches(plan.batches, suite.batch);
   suite.tests = []; // The cases hold what scoring needs: a large suite's tests are let go now, not at the end.
-  stageEnd('plan');
+  // Results are scored as they are read, so the raw results of a large run are never all in memory at once.
+  const scorer = new RunScorer(plan, suite.pricing);
+  const generationSink = options.reuse ? recording(scorer, options.reuse) : scorer;
   const requestCount = plan.batches.reduce((n, b) => n + b.requests.length, 0);
-  log.info(`${suite.description ?? suite.file}: ${plural(plan.cases.length, 'case')}, ${plural(requestCount, 'distinct request')} in ${plural(plan.batches.length, 'batch', 'batches')}`);
+  let reused = 0;
+  if (options.reuse && !options.attach) ({ batches: plan.batches, reused } = withoutReused(plan.batches, options.reuse, scorer));
+  markPromptCaching(plan.batches, plan.caching, log);
+  plan.batches = splitBatches(plan.batches, suite.batch);
+  stageEnd('plan');
+  const sent = reused ? ` (${reused} answered from earlier outputs, ${requestCount - reused} to send)` : '';
+  log.info(`${suite.description ?? suite.file}: ${plural(plan.cases.length, 'case')}, ${plural(requestCount, 'distinct request')}${sent} in ${plural(plan.batches.length, 'batch', 'batches')}`);
 
+  await options.beforeSubmit?.(plan, suite);
   const metadata = { suite: suite.description ?? suite.file, ...options.metadata };
   const wait = { deadline, initialIntervalMs: options.pollIntervalMs?.initial ?? 5_000, maxIntervalMs: options.pollIntervalMs?.max ?? 60_000 };
   const phaseOptions = { credentials: options.credentials, metadata, wait, maxRetries: options.maxRetries ?? suite.batch.maxRetries ?? 2, batchOptions: suite.batch, attach: options.attach, log };
 
-  // Results are scored as they are read, so the raw results of a large run are never all in memory at once.
-  const scorer = new RunScorer(plan, suite.pricing);
   let scoringMs = 0;
-  const generation = await runBatchPhase(plan.batches, scorer, {
+  const generation = await runBatchPhase(plan.batches, generationSink, {
     ...phaseOptions,
     onSubmitted: () => stageEnd('submit'),
     onWaited: () => stageEnd('wait'),
@@ -100,7 +118,9 @@ export async function evaluate(options: EvalOptions): Promise<EvalOutcome> {
     const run = new GradingRun(awaiting);
     for (const g of run.graders) if (g.isDefault) log.info(`model-graded assertions: graded by ${g.provider}:${g.model}, the default (set defaultTest.options.provider to choose another)`);
     log.info(`grading ${plural(awaiting.length, 'case')} with model-graded assertions: ${plural(run.requestCount, 'grading request')} in ${plural(run.batches.length, 'batch', 'batches')}`);
-    const phase = await runBatchPhase(splitBatches(run.batches, suite.batch), run, phaseOptions);
+    let batches = run.batches;
+    if (options.reuse && !options.attach) batches = withoutReused(batches, options.reuse, run).batches;
+    const phase = await runBatchPhase(splitBatches(batches, suite.batch), options.reuse ? recording(run, options.reuse) : run, phaseOptions);
     run.finish(scorer, phase.pending, phase.batchErrors);
     grading = { runs: phase.runs, cost: run.cost(suite.pricing) };
   }

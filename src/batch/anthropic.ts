@@ -3,7 +3,7 @@ import type { ChatMessage } from '../config/types.ts';
 import type { Logger } from '../logger.ts';
 import { BatchLimitError } from './jsonl-file.ts';
 import { responseLines } from './lines.ts';
-import type { BatchHandle, BatchProvider, BatchRequest, BatchStatus, RequestResult, Usage } from './types.ts';
+import type { BatchHandle, BatchProvider, BatchRequest, BatchStatus, CachePrefix, RequestResult, Usage } from './types.ts';
 
 export const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
 export const ANTHROPIC_LIMITS = { maxRequests: 100_000, maxBytes: 256 * 1024 * 1024 };
@@ -54,7 +54,8 @@ export class AnthropicBatchProvider implements BatchProvider {
     if (requests.some((r) => r.params.max_tokens === undefined)) {
       this.#log.info(`${label}: max_tokens not set in the provider config; sending ${ANTHROPIC_DEFAULT_MAX_TOKENS} (the API requires it)`);
     }
-    this.#log.info(`${label}: sending ${requests.length} requests (${(bytes / 1e6).toFixed(2)} MB)`);
+    const cached = requests.reduce((n, r) => n + (r.cachePrefix ? 1 : 0), 0);
+    this.#log.info(`${label}: sending ${requests.length} requests (${(bytes / 1e6).toFixed(2)} MB)${cached ? `, ${cached} with a prompt-cache breakpoint` : ''}`);
     const batch = await (await this.#batches()).create({ requests: body });
     return { provider: 'anthropic', batchId: batch.id, requestCount: requests.length, submittedAt: batch.created_at };
   }
@@ -98,20 +99,45 @@ export class AnthropicBatchProvider implements BatchProvider {
 /** promptfoo's anthropic config names that differ from the Messages API's. */
 const RENAMED_PARAMS: Record<string, string> = { stop: 'stop_sequences' };
 
-function toBatchRequest(request: BatchRequest): Anthropic.Messages.Batches.BatchCreateParams.Request {
+export function toBatchRequest(request: BatchRequest): Anthropic.Messages.Batches.BatchCreateParams.Request {
   const params: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(request.params)) params[RENAMED_PARAMS[key] ?? key] = value;
   const { system, messages } = splitSystem(request.messages);
+  const cached = request.cachePrefix ? withCacheBreakpoint(system, messages, request.cachePrefix) : { system, messages };
   return {
     custom_id: request.id,
     params: {
       ...params,
       model: request.model,
       max_tokens: typeof params.max_tokens === 'number' ? params.max_tokens : ANTHROPIC_DEFAULT_MAX_TOKENS,
-      ...(system ? { system } : {}),
-      messages,
+      ...(cached.system ? { system: cached.system } : {}),
+      messages: cached.messages,
     } as Anthropic.Messages.MessageCreateParamsNonStreaming,
   };
+}
+
+type SentContent = string | Anthropic.Messages.TextBlockParam[];
+
+/**
+ * The system prompt and messages with `cache_control` on the last block of the cached prefix, as Anthropic documents
+ * it: that block becomes a list of one text block carrying the marker (the same text: a string is one text block to the
+ * API), everything else is sent as it would be without caching. Blocks count the system prompt first, when there is one.
+ */
+export function withCacheBreakpoint(
+  system: string | undefined,
+  messages: { role: 'user' | 'assistant'; content: string }[],
+  prefix: CachePrefix,
+): { system?: SentContent; messages: { role: 'user' | 'assistant'; content: SentContent }[] } {
+  const control: Anthropic.Messages.CacheControlEphemeral = prefix.ttl === '1h' ? { type: 'ephemeral', ttl: '1h' } : { type: 'ephemeral' };
+  const marked = (text: string): Anthropic.Messages.TextBlockParam[] => [{ type: 'text', text, cache_control: control }];
+  const last = prefix.blocks - 1;
+  const offset = system ? 1 : 0;
+  // A marker past the end, or on an empty text (which the API refuses as a block), is left off: sent as without caching.
+  if (last < 0 || last >= messages.length + offset) return { system, messages };
+  if (system && last === 0) return { system: marked(system), messages };
+  const index = last - offset;
+  if (messages[index].content === '') return { system, messages };
+  return { system, messages: messages.map((m, i) => (i === index ? { role: m.role, content: marked(m.content) } : m)) };
 }
 
 /** The Messages API takes the system prompt as its own field, not as a message. */
@@ -162,10 +188,14 @@ export function toResult(line: Anthropic.Messages.Batches.MessageBatchIndividual
 }
 
 function usageOf(usage: Anthropic.Messages.Usage): Usage {
+  const writes = usage.cache_creation_input_tokens ?? 0;
+  // The writes to the 1-hour cache are priced apart (twice the input price, against 1.25 times for 5 minutes).
+  const hour = Math.min(writes, usage.cache_creation?.ephemeral_1h_input_tokens ?? 0);
   return {
     inputTokens: usage.input_tokens,
     outputTokens: usage.output_tokens,
     cachedInputTokens: usage.cache_read_input_tokens ?? 0,
-    cacheWriteTokens: usage.cache_creation_input_tokens ?? 0,
+    cacheWriteTokens: writes - hour,
+    ...(hour > 0 ? { cacheWrite1hTokens: hour } : {}),
   };
 }

@@ -8,6 +8,19 @@ export interface BatchRequest {
   params: Record<string, unknown>;
   /** An embeddings request (OpenAI `/v1/embeddings`) for this text instead of a chat request; `messages` is then empty. */
   input?: string;
+  /**
+   * Anthropic prompt caching (the provider's `config.promptCaching`): the request's first `blocks` blocks (the system
+   * prompt, then each message) are a prefix it shares with other requests, and the last of them is sent with
+   * `cache_control`. Not part of the id: it is how the request is sent, not what is asked.
+   */
+  cachePrefix?: CachePrefix;
+}
+
+/** Where an Anthropic request's cache breakpoint goes, and for how long the prefix is cached. */
+export interface CachePrefix {
+  /** How many blocks (the system prompt as one, then one per message) the cached prefix holds. */
+  blocks: number;
+  ttl: '5m' | '1h';
 }
 
 /** Token counts that do not overlap: each is billed at its own price. */
@@ -17,8 +30,10 @@ export interface Usage {
   outputTokens: number;
   /** Input tokens read from the provider's prompt cache. */
   cachedInputTokens: number;
-  /** Input tokens written to the prompt cache (Anthropic). */
+  /** Input tokens written to the prompt cache (Anthropic; the 5-minute cache). */
   cacheWriteTokens: number;
+  /** Input tokens written to Anthropic's 1-hour prompt cache (`ttl: '1h'`, a dearer write); absent when none. */
+  cacheWrite1hTokens?: number;
 }
 
 export interface RequestError {
@@ -29,7 +44,17 @@ export interface RequestError {
 }
 
 export type RequestResult =
-  | { id: string; ok: true; text: string; usage: Usage; finishReason?: string; /** An embeddings request's vector. */ embedding?: number[] }
+  | {
+      id: string;
+      ok: true;
+      text: string;
+      usage: Usage;
+      finishReason?: string;
+      /** An embeddings request's vector. */
+      embedding?: number[];
+      /** Answered from an earlier run's outputs: not sent, not billed now. */
+      reused?: boolean;
+    }
   | { id: string; ok: false; error: RequestError; usage?: Usage };
 
 /** What a provider needs to find its batch again. Small and JSON-serialisable: it goes into run state. */

@@ -32,7 +32,7 @@ export function loadSuite(path: string): LoadedSuite {
   };
 
   const prompts = loadPrompts(source, config.prompts);
-  const providers = loadProviders(source, config.providers);
+  const providers = loadProviders(source, config.providers, warnings);
   checkPromptFilters(providers, prompts.map((p) => p.label), source);
   const rawTests = collectTests(source, config.tests, warnings);
   const defaults = config.defaultTest ? { value: config.defaultTest, source, path: ['defaultTest'] } : undefined;

@@ -1,16 +1,18 @@
 import { ConfigError, keyPathString, type ConfigIssue } from './errors.ts';
-import type { ProviderName, ProviderSpec } from './types.ts';
+import type { ConfigWarning, ProviderName, ProviderSpec } from './types.ts';
 import type { YamlSource } from './yaml-source.ts';
 
-type RawProvider = string | { id: string; label?: string; config?: Record<string, unknown>; prompts?: string[] };
+type RawProvider = string | { id: string; label?: string; config?: Record<string, unknown>; prompts?: string[]; reuse?: boolean };
 
 /** promptfoo provider options that configure the client, not the request body. */
 const CLIENT_OPTIONS = ['apiKey', 'apiKeyEnvar', 'apiHost', 'apiBaseUrl', 'organization', 'headers', 'cost', 'showThinking', 'functionToolCallbacks', 'maxRetries'];
+/** batch-evals' own provider options: how requests are sent, never in the request body. */
+const OWN_OPTIONS = ['promptCaching'];
 
 const SUPPORTED = 'openai:<model>, openai:chat:<model>, anthropic:<model>, anthropic:messages:<model>';
 const OTHER_PROVIDERS = ['vertex', 'google', 'gemini', 'bedrock', 'azure', 'ollama', 'mistral', 'groq', 'replicate', 'huggingface', 'cohere', 'http', 'exec', 'python', 'file', 'echo', 'openrouter', 'perplexity', 'togetherai', 'fireworks', 'deepseek', 'xai'];
 
-export function loadProviders(source: YamlSource, raw: RawProvider | RawProvider[]): ProviderSpec[] {
+export function loadProviders(source: YamlSource, raw: RawProvider | RawProvider[], warnings: ConfigWarning[] = []): ProviderSpec[] {
   const list = Array.isArray(raw) ? raw : [raw];
   const issues: ConfigIssue[] = [];
   const specs: ProviderSpec[] = [];
@@ -25,6 +27,13 @@ export function loadProviders(source: YamlSource, raw: RawProvider | RawProvider
       return;
     }
     const { params, baseURL } = requestOptions(item.config);
+    const promptCaching = cacheTtl(item.config?.promptCaching);
+    if (promptCaching && parsed.provider !== 'anthropic') {
+      warnings.push({
+        message: `${keyPathString([...path, 'config', 'promptCaching'])}: ignored for OpenAI models, which cache prompt prefixes of 1,024 tokens or more by themselves (the report shows the tokens read from the cache)`,
+        location: source.locateKey([...path, 'config', 'promptCaching']),
+      });
+    }
     specs.push({
       id: item.id,
       provider: parsed.provider,
@@ -33,6 +42,8 @@ export function loadProviders(source: YamlSource, raw: RawProvider | RawProvider
       params,
       baseURL,
       prompts: item.prompts,
+      ...(promptCaching && parsed.provider === 'anthropic' ? { promptCaching } : {}),
+      ...(item.reuse === false ? { reuse: false } : {}),
       location,
     });
   });
@@ -57,7 +68,7 @@ export function requestOptions(config: Record<string, unknown> | undefined): { p
   const copy = { ...(config ?? {}) };
   const baseURL = typeof copy.apiBaseUrl === 'string' ? copy.apiBaseUrl : undefined;
   const passthrough = isRecord(copy.passthrough) ? copy.passthrough : {};
-  const params = Object.fromEntries(Object.entries(copy).filter(([k]) => !CLIENT_OPTIONS.includes(k) && k !== 'passthrough'));
+  const params = Object.fromEntries(Object.entries(copy).filter(([k]) => !CLIENT_OPTIONS.includes(k) && !OWN_OPTIONS.includes(k) && k !== 'passthrough'));
   return { params: { ...params, ...passthrough }, baseURL };
 }
 
@@ -113,6 +124,12 @@ export function parseProviderId(id: string): { provider: ProviderName; model: st
     return { error: `provider '${id}': the ${name} provider is not supported yet (supported: ${SUPPORTED})` };
   }
   return { error: `unknown provider '${id}' (supported: ${SUPPORTED})` };
+}
+
+/** `config.promptCaching` (checked by the schema: true, false, '5m' or '1h') as the cache it asks for; undefined for off. */
+function cacheTtl(value: unknown): '5m' | '1h' | undefined {
+  if (value === true || value === '5m') return '5m';
+  return value === '1h' ? '1h' : undefined;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -110,6 +110,13 @@ export const schema = {
         stop: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
         response_format: { type: 'object' },
         apiBaseUrl: { type: 'string', description: 'Base URL of an OpenAI-compatible batch API.' },
+        promptCaching: {
+          enum: [true, false, '5m', '1h'],
+          description:
+            'batch-evals, Anthropic models: put cache_control on the longest prefix (system prompt, leading messages) that requests share, ' +
+            "so it is billed at the cache write and read prices. true or '5m': the 5-minute cache; '1h': the 1-hour cache (dearer writes, " +
+            'more hits in a long batch). Not sent in the request. OpenAI caches prompts by itself.',
+        },
       },
     },
     graderModel: {
@@ -167,6 +174,10 @@ export const schema = {
             label: { type: 'string' },
             config: { $ref: '#/definitions/providerConfig' },
             prompts: { type: 'array', items: { type: 'string' }, description: 'Labels of the prompts this provider gets.' },
+            reuse: {
+              type: 'boolean',
+              description: 'batch-evals: false to send every request of this provider again instead of reusing earlier outputs (e.g. when temperature > 0 and fresh samples matter). Default true.',
+            },
           },
         },
       ],

@@ -86,6 +86,10 @@ export interface ProviderSpec {
   baseURL?: string;
   /** Labels of the prompts this provider gets; all when absent. */
   prompts?: string[];
+  /** Anthropic prompt caching (`config.promptCaching`): the cache the shared prefix of its requests is written to. */
+  promptCaching?: '5m' | '1h';
+  /** false: this provider's requests are always sent, never answered from earlier outputs. */
+  reuse?: false;
   location?: SourceLocation;
 }
 

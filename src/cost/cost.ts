@@ -23,10 +23,34 @@ export function priceOf(model: string, overrides: Record<string, PriceOverride> 
   return prefix ? PRICES[prefix] : undefined;
 }
 
-/** The cost in USD of one request's usage; `batch` applies the batch discount. */
+/**
+ * The cost in USD of one request's usage; `batch` applies the batch discount, to every line (cache reads and writes
+ * included: Anthropic's batch and caching discounts stack; OpenAI's cached tokens are priced as its usage reports them).
+ */
 export function costOf(usage: Usage, price: Price, batch: boolean): number {
   const perMillion =
-    usage.inputTokens * price.input + usage.cachedInputTokens * price.cachedInput + usage.cacheWriteTokens * price.cacheWrite + usage.outputTokens * price.output;
+    usage.inputTokens * price.input +
+    usage.cachedInputTokens * price.cachedInput +
+    usage.cacheWriteTokens * price.cacheWrite +
+    (usage.cacheWrite1hTokens ?? 0) * cacheWrite1hPrice(price) +
+    usage.outputTokens * price.output;
+  return (perMillion / 1_000_000) * (batch ? BATCH_DISCOUNT : 1);
+}
+
+function cacheWrite1hPrice(price: Price): number {
+  return price.cacheWrite1h ?? price.input * 2;
+}
+
+/**
+ * What the prompt cache saved on one request, in USD: its cache reads at the full input price less what they cost,
+ * less the premium its cache writes cost over the full input price (negative when it wrote and read nothing back).
+ * Undefined when the request neither read from nor wrote to a cache.
+ */
+export function cacheSavingOf(usage: Usage, price: Price, batch: boolean): number | undefined {
+  const hour = usage.cacheWrite1hTokens ?? 0;
+  if (!usage.cachedInputTokens && !usage.cacheWriteTokens && !hour) return undefined;
+  const perMillion =
+    usage.cachedInputTokens * (price.input - price.cachedInput) - usage.cacheWriteTokens * (price.cacheWrite - price.input) - hour * (cacheWrite1hPrice(price) - price.input);
   return (perMillion / 1_000_000) * (batch ? BATCH_DISCOUNT : 1);
 }
 

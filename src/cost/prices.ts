@@ -6,14 +6,17 @@ export interface Price {
   cachedInput: number;
   /** Input written to the prompt cache (Anthropic, 5-minute cache). */
   cacheWrite: number;
+  /** Input written to Anthropic's 1-hour cache; twice the input price when not given. */
+  cacheWrite1h?: number;
 }
 
 export const PRICES_CHECKED = '2026-11';
 export const BATCH_DISCOUNT = 0.5;
 
 const openai = (input: number, output: number, cachedInput: number): Price => ({ input, output, cachedInput, cacheWrite: input });
-// Anthropic: cache reads cost 10% of input, 5-minute cache writes 125%.
-const anthropic = (input: number, output: number): Price => ({ input, output, cachedInput: input * 0.1, cacheWrite: input * 1.25 });
+// Anthropic: cache reads cost 10% of input, 5-minute cache writes 125%, 1-hour cache writes 200%. The batch discount
+// applies to all of them (Anthropic: "the pricing discounts from both features stack").
+const anthropic = (input: number, output: number): Price => ({ input, output, cachedInput: input * 0.1, cacheWrite: input * 1.25, cacheWrite1h: input * 2 });
 
 /** Model ids and the prefixes of their dated versions (gpt-4o-2024-08-06, claude-sonnet-4-20250514). */
 export const PRICES: Record<string, Price> = {

@@ -48,6 +48,9 @@ export interface GradingCost {
   realtimeCost: number;
   /** Grading requests whose model has no known price. */
   unpriced: number;
+  /** Grading requests answered from earlier outputs, and what they would have cost at batch prices. */
+  reused: number;
+  reuseSaved: number;
 }
 
 /**
@@ -157,13 +160,18 @@ export class GradingRun implements ResultSink {
 
   /** The cost of the grading requests answered, at batch and real-time prices. */
   cost(pricing: Record<string, PriceOverride>): GradingCost {
-    const cost: GradingCost = { models: this.graders.map((g) => `${g.provider}:${g.model}`), requests: this.#requests.size, batchCost: 0, realtimeCost: 0, unpriced: 0 };
+    const cost: GradingCost = { models: this.graders.map((g) => `${g.provider}:${g.model}`), requests: this.#requests.size, batchCost: 0, realtimeCost: 0, unpriced: 0, reused: 0, reuseSaved: 0 };
     for (const [id, result] of this.#results) {
       const usage: Usage | undefined = result.usage;
+      if (result.ok && result.reused) cost.reused++;
       if (!usage) continue;
       const price = priceOf(this.#requests.get(id)!.request.model, pricing);
       if (!price) {
-        cost.unpriced++;
+        if (!(result.ok && result.reused)) cost.unpriced++;
+        continue;
+      }
+      if (result.ok && result.reused) {
+        cost.reuseSaved += costOf(usage, price, true);
         continue;
       }
       cost.batchCost += costOf(usage, price, true);

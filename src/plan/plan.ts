@@ -27,6 +27,8 @@ export interface PlannedBatch {
   provider: ProviderName;
   model: string;
   baseURL?: string;
+  /** false when the suite says this provider's requests are always sent (never answered from earlier outputs). */
+  reuse?: false;
   /** Set for the second phase's batches: the grading requests of model-graded assertions. */
   purpose?: 'grading';
   /** Set when the model's requests are split across several batches (provider limits, the suite's caps). */
@@ -37,6 +39,11 @@ export interface PlannedBatch {
 export interface Plan {
   cases: PlannedCase[];
   batches: PlannedBatch[];
+  /**
+   * Request id -> the prompt cache its Anthropic provider asked for (`config.promptCaching`); absent when none did.
+   * markPromptCaching (cache-prefix.ts) turns it into cache breakpoints over the requests that are sent.
+   */
+  caching?: Map<string, '5m' | '1h'>;
 }
 
 /**
@@ -52,6 +59,8 @@ export function buildPlan(suite: Suite): Plan {
   const batches = new Map<string, PlannedBatch>();
   const seen = new Set<string>();
   const issues: ConfigIssue[] = [];
+  /** Request id -> the prompt cache its provider asked for (an identical request of two providers: either asks). */
+  const caching = new Map<string, '5m' | '1h'>();
 
   // Assertions and descriptions depend on a test's vars only: made once per test, shared by its cases.
   const expanded = suite.tests.flatMap((test) => expandVars(test.vars).map((vars): ExpandedTest => ({ test, vars })));
@@ -78,6 +87,7 @@ export function buildPlan(suite: Suite): Plan {
           seen.add(id);
           batch.requests.push({ id, model: provider.model, messages, params: provider.params });
         }
+        if (provider.promptCaching && caching.get(id) !== '1h') caching.set(id, provider.promptCaching);
         cases.push({
           index: cases.length,
           provider: provider.label,
@@ -95,7 +105,7 @@ export function buildPlan(suite: Suite): Plan {
     }
   }
   if (issues.length) throw new ConfigError(issues.slice(0, 20));
-  return { cases, batches: [...batches.values()].filter((b) => b.requests.length > 0) };
+  return { cases, batches: [...batches.values()].filter((b) => b.requests.length > 0), ...(caching.size > 0 ? { caching } : {}) };
 }
 
 interface ExpandedTest {
@@ -142,7 +152,7 @@ function batchFor(batches: Map<string, PlannedBatch>, provider: ProviderSpec): P
   const key = [provider.provider, provider.baseURL ?? '', provider.model].join('|');
   let batch = batches.get(key);
   if (!batch) {
-    batch = { key, provider: provider.provider, model: provider.model, baseURL: provider.baseURL, requests: [] };
+    batch = { key, provider: provider.provider, model: provider.model, baseURL: provider.baseURL, ...(provider.reuse === false ? { reuse: false as const } : {}), requests: [] };
     batches.set(key, batch);
   }
   return batch;

@@ -108,6 +108,10 @@ function buildSections(data: ReportData): Section[] {
   for (const t of summary.providers) head.push(row(t, inline(t.label, 80), comparison ? changeOf(t.label) ?? {} : undefined));
   if (summary.grading) head.push(gradingRow(summary.grading, !!comparison));
   if (summary.providers.length > 1 || summary.grading) head.push(row(total, '**Total**', comparison?.total));
+  const reuse = reuseLine(summary);
+  if (reuse) head.push('', reuse);
+  const cache = cacheLine(summary.providers);
+  if (cache) head.push('', cache);
   if (total.unpriced > 0) {
     head.push('', `Price unknown for ${plural(total.unpriced, 'request')}: their cost is not in the figures; add the model under \`pricing:\` in the suite.`);
   }
@@ -303,12 +307,39 @@ function row(t: Tally, name: string, rates?: { before?: number; after?: number }
   return `| ${name} | ${t.cases} | ${t.passed} | ${t.failed} | ${t.errored} | ${rate} |${delta} ${cost(t.batchCost)} | ${cost(t.realtimeCost)} | ${cost(t.realtimeCost - t.batchCost)} |`;
 }
 
+/** Per model, the cases answered from earlier outputs and those sent, and what reuse saved; nothing when none was reused. */
+function reuseLine(summary: RunSummary): string | undefined {
+  const g = summary.grading;
+  if (summary.total.reused === 0 && !g?.reused) return undefined;
+  const parts = summary.providers.map((t) => `${inline(t.label, 60)} ${t.reused} of ${plural(t.cases, 'case')} (${t.cases - t.reused} sent)`);
+  if (g) parts.push(`grading ${g.reused} of ${plural(g.requests, 'request')}`);
+  return `♻️ **Reused earlier outputs** (the same requests, answered before): ${parts.join(' · ')}. Saved ${money(summary.total.reuseSaved)} at batch prices.`;
+}
+
 /** The grading batch's cost: its own line, as it is a second batch with its own models and prices. */
 function gradingRow(g: GradingCost, withChange: boolean): string {
   const unknown = g.unpriced > 0 && g.batchCost === 0;
   const cost = (v: number) => (unknown ? 'price unknown' : money(v) + (g.unpriced > 0 ? '*' : ''));
   const name = `Grading (${g.models.map((m) => inline(m, 60)).join(', ')}; ${plural(g.requests, 'request')})`;
   return `| ${name} | | | | | |${withChange ? ' |' : ''} ${cost(g.batchCost)} | ${cost(g.realtimeCost)} | ${cost(g.realtimeCost - g.batchCost)} |`;
+}
+
+/**
+ * Per model, the input tokens read from (and written to) the provider's prompt cache and what that saved against the
+ * full input price, at batch prices (Anthropic with `promptCaching`; OpenAI's cached_tokens as billed); nothing when no
+ * model used a cache.
+ */
+function cacheLine(tallies: Tally[]): string | undefined {
+  const parts = tallies.flatMap((t) => {
+    if (!t.cache) return [];
+    const { readTokens, writeTokens, saved } = t.cache;
+    const wrote = writeTokens > 0 ? `, wrote ${writeTokens.toLocaleString('en-US')}` : '';
+    const net = saved >= 0 ? `saved ${money(saved)}` : `cost ${money(-saved)} more (writes not read back)`;
+    const unknown = t.unpriced > 0 && t.batchCost === 0;
+    return [`${inline(t.label, 60)} read ${plural(readTokens, 'token')}${wrote}${unknown ? '' : `, ${net}`}`];
+  });
+  if (parts.length === 0) return undefined;
+  return `**Prompt cache** (input tokens; savings against the full input price, at batch prices): ${parts.join(' · ')}.`;
 }
 
 function failure(r: CaseResult): string[] {

@@ -1,6 +1,6 @@
 import type { BatchRequest, RequestResult, Usage } from '../batch/types.ts';
 import type { PriceOverride } from '../config/types.ts';
-import { costOf, priceOf } from '../cost/cost.ts';
+import { cacheSavingOf, costOf, priceOf } from '../cost/cost.ts';
 import type { PlannedCase, Plan } from '../plan/plan.ts';
 import { gradingInputs, scoreTest, type GradingInput, type Grades } from './score-test.ts';
 import type { AssertionContext, TestScore } from './types.ts';
@@ -16,10 +16,15 @@ export interface CaseResult {
   /** Why the case has no output (provider error, batch not submitted, no result). */
   error?: string;
   usage?: Usage;
-  /** The request's cost, counted on the first case that uses it only; undefined when the price is unknown. */
-  cost?: { batch: number; realtime: number };
+  /**
+   * The request's cost, counted on the first case that uses it only; undefined when the price is unknown. `cacheSaved`
+   * (batch prices), when the request read from or wrote to a prompt cache: what that saved against the full input price.
+   */
+  cost?: { batch: number; realtime: number; cacheSaved?: number };
   /** Whether this case carries the cost of its request (identical requests are sent and billed once). */
   billed: boolean;
+  /** Answered from an earlier run's outputs: the request was not sent, and its cost is a saving, not a charge. */
+  reused?: boolean;
 }
 
 /** A case whose output is in and whose model-graded assertions wait for the grading batch. */
@@ -91,11 +96,12 @@ export class RunScorer {
     if (!cases || this.#scored[cases[0].index]) return false;
     const request = this.#requests.get(result.id)!;
     const price = priceOf(request.model, this.#pricing);
-    const cost = result.usage && price ? { batch: costOf(result.usage, price, true), realtime: costOf(result.usage, price, false) } : undefined;
+    const cacheSaved = result.usage && price ? cacheSavingOf(result.usage, price, true) : undefined;
+    const cost = result.usage && price ? { batch: costOf(result.usage, price, true), realtime: costOf(result.usage, price, false), ...(cacheSaved !== undefined ? { cacheSaved } : {}) } : undefined;
     let prompt: string | undefined;
     cases.forEach((c, i) => {
       // Identical requests are sent and billed once: the first case carries the cost.
-      const base = { case: c, model: request.model, usage: result.usage, cost, billed: i === 0 };
+      const base = { case: c, model: request.model, usage: result.usage, cost, billed: i === 0, ...(result.ok && result.reused ? { reused: true } : {}) };
       if (!result.ok) {
         this.#scored[c.index] = { ...base, status: 'errored', error: `${result.error.code}: ${result.error.message}${result.error.retryable ? ' (retryable)' : ''}` };
         return;

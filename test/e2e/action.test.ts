@@ -151,32 +151,42 @@ describe('batch-evals action end to end', { timeout: 30_000 }, () => {
       '::warning title=batch-evals: failed case,file=examples/quickstart/promptfooconfig.yaml,line=58,col=5::openai:gpt-4.1-mini: Keeps answers short: Expected output to not contain "as an AI"',
       '::warning title=batch-evals: failed case,file=examples/quickstart/promptfooconfig.yaml,line=27,col=5::anthropic:messages:claude-haiku-4-5: Return policy: Expected output to contain "30 days"',
       '::warning title=batch-evals: failed case,file=examples/quickstart/promptfooconfig.yaml,line=41,col=5::anthropic:messages:claude-haiku-4-5: Order lookup answers in JSON: Expected output to be valid JSON',
+      '::warning title=batch-evals: failed case,file=examples/quickstart/promptfooconfig.yaml,line=66,col=5::anthropic:messages:claude-haiku-4-5: Explains returns (graded by a model): The grader failed the output (score 0): The output has 0 of the 2 content words of the rubric; missing: "returns", "free".',
     ]);
     expect(r.code).toBe(0);
 
-    const [openaiBatch, ...moreOpenai] = openai.state.batches.values();
+    // One generation batch per provider; the OpenAI emulator also took the two grading batches of the model-graded
+    // case (the llm-rubric grader, and the embeddings for `similar`).
+    const openaiBatches = [...openai.state.batches.values()];
+    expect(openaiBatches.map((b) => `${b.metadata?.model} ${b.endpoint}`).sort()).toEqual([
+      'gpt-4.1 /v1/chat/completions',
+      'gpt-4.1-mini /v1/chat/completions',
+      'text-embedding-3-large /v1/embeddings',
+    ]);
+    const [openaiBatch, rubricBatch, embeddingsBatch] = ['gpt-4.1-mini', 'gpt-4.1', 'text-embedding-3-large'].map((m) => openaiBatches.find((b) => b.metadata?.model === m)!);
     const [anthropicBatch, ...moreAnthropic] = anthropic.state.batches.values();
-    expect([moreOpenai, moreAnthropic]).toEqual([[], []]);
+    expect(moreAnthropic).toEqual([]);
     const resultsFile = join(r.runner.dir, 'batch-evals-results.json');
     expect(Object.keys(r.outputs).sort()).toEqual([...OUTPUT_NAMES].sort());
-    // Batch cost: gpt-4.1-mini $0.000219 ($0.40 / $1.60 per million, halved) + claude-haiku-4-5 $0.000445 ($1 / $5, halved).
+    // Batch cost: gpt-4.1-mini $0.000243 ($0.40 / $1.60 per million, halved) + claude-haiku-4-5 $0.000510 ($1 / $5, halved)
+    // + grading $0.000513885 (gpt-4.1 at $2 / $8 and text-embedding-3-large at $0.13 per million, halved).
     expect(r.outputs).toEqual({
       status: 'completed',
-      'pass-rate': '0.7500',
-      passed: '9',
-      failed: '3',
+      'pass-rate': '0.7143',
+      passed: '10',
+      failed: '4',
       errored: '0',
-      cost: '0.000664',
-      'realtime-cost': '0.001328',
-      savings: '0.000664',
-      'batch-ids': `${openaiBatch.id},${anthropicBatch.id}`,
+      cost: '0.001267',
+      'realtime-cost': '0.002534',
+      savings: '0.001267',
+      'batch-ids': `${openaiBatch.id},${anthropicBatch.id},${rubricBatch.id},${embeddingsBatch.id}`,
       'results-file': resultsFile,
       regressions: '', // no baseline: these runs have no Actions cache
     });
 
     // The cost outputs agree with the results file.
     const results = JSON.parse(readFileSync(resultsFile, 'utf8'));
-    expect(results.cases).toHaveLength(12);
+    expect(results.cases).toHaveLength(14);
     expect(results.status).toBe('completed');
     expect(results.minPassRate).toBe(0.7);
     const total = results.summary.total;
@@ -190,44 +200,54 @@ describe('batch-evals action end to end', { timeout: 30_000 }, () => {
       `${MINI} | Greets the customer by name | passed`,
       `${MINI} | Greets the customer by name | passed`,
       `${MINI} | Keeps answers short | failed`,
+      `${MINI} | Explains returns (graded by a model) | passed`,
       `${HAIKU} | Return policy | failed`,
       `${HAIKU} | Order tracking | passed`,
       `${HAIKU} | Order lookup answers in JSON | failed`,
       `${HAIKU} | Greets the customer by name | passed`,
       `${HAIKU} | Greets the customer by name | passed`,
       `${HAIKU} | Keeps answers short | passed`,
+      `${HAIKU} | Explains returns (graded by a model) | failed`,
     ]);
 
     // The job summary is the report.
     expect(r.summary.startsWith('## ✅ batch-evals: Quickstart - a support bot for a shoe shop\n')).toBe(true);
-    expect(r.summary).toContain('**75.0% passed** (9 of 12 cases) · batch cost $0.0007 · saved $0.0007 against real time\n');
+    expect(r.summary).toContain('**71.4% passed** (10 of 14 cases) · batch cost $0.0013 · saved $0.0013 against real time\n');
     expect(r.summary).toContain(
       [
-        `| ${MINI} | 6 | 5 | 1 | 0 | 83.3% | $0.0002 | $0.0004 | $0.0002 |`,
-        `| ${HAIKU} | 6 | 4 | 2 | 0 | 66.7% | $0.0004 | $0.0009 | $0.0004 |`,
-        '| **Total** | 12 | 9 | 3 | 0 | 75.0% | $0.0007 | $0.0013 | $0.0007 |',
+        `| ${MINI} | 7 | 6 | 1 | 0 | 85.7% | $0.0002 | $0.0005 | $0.0002 |`,
+        `| ${HAIKU} | 7 | 4 | 3 | 0 | 57.1% | $0.0005 | $0.0010 | $0.0005 |`,
+        '| Grading (openai:gpt-4.1, openai:text-embedding-3-large; 4 requests) | | | | | | $0.0005 | $0.0010 | $0.0005 |',
+        '| **Total** | 14 | 10 | 4 | 0 | 71.4% | $0.0013 | $0.0025 | $0.0013 |',
       ].join('\n'),
     );
     expect(r.summary).toContain(
       [
-        '<details open><summary>3 cases where the models disagree</summary>',
+        '<details open><summary>4 cases where the models disagree</summary>',
         '',
         `| Case | ${MINI} | ${HAIKU} |`,
         '|:--|:-:|:-:|',
         '| Return policy \\(prompt support\\) | ✅ | ❌ |',
         '| Order lookup answers in JSON \\(prompt support\\) | ✅ | ❌ |',
         '| Keeps answers short \\(prompt support\\) | ❌ | ✅ |',
+        '| Explains returns \\(graded by a model\\) \\(prompt support\\) | ✅ | ❌ |',
         '',
         '</details>',
       ].join('\n'),
     );
-    expect(r.summary).toContain('<details><summary>3 failing cases</summary>');
+    expect(r.summary).toContain('<details><summary>4 failing cases</summary>');
     expect(r.summary.split('\n').filter((l) => l.startsWith('**❌ failed**'))).toEqual([
       `**❌ failed** · ${MINI} · prompt support · Keeps answers short`,
       `**❌ failed** · ${HAIKU} · prompt support · Return policy`,
       `**❌ failed** · ${HAIKU} · prompt support · Order lookup answers in JSON`,
+      `**❌ failed** · ${HAIKU} · prompt support · Explains returns \\(graded by a model\\)`,
     ]);
-    expect(r.summary).toMatch(new RegExp(`openai:gpt-4\\.1-mini: \`${openaiBatch.id}\` completed in [01]s · anthropic:claude-haiku-4-5: \`${anthropicBatch.id}\` ended in 0s\\.`));
+    expect(r.summary).toMatch(
+      new RegExp(
+        `openai:gpt-4\\.1-mini: \`${openaiBatch.id}\` completed in [01]s · anthropic:claude-haiku-4-5: \`${anthropicBatch.id}\` ended in 0s · ` +
+          `openai:gpt-4\\.1 grading: \`${rubricBatch.id}\` completed in [01]s · openai:text-embedding-3-large grading: \`${embeddingsBatch.id}\` completed in [01]s\\.`,
+      ),
+    );
 
     // The OpenAI batch carries the run's metadata (Message Batches take none); the Anthropic emulator took its key.
     // The config path and suite id let a lost run be found again by listing batches.
@@ -250,18 +270,18 @@ describe('batch-evals action end to end', { timeout: 30_000 }, () => {
     const r = await runAction({ ...inputs, 'min-pass-rate': '0.8' });
 
     expect(r.code).toBe(1);
-    expect(commands(r.stdout, 'error')).toEqual(['::error::pass rate 75.0% is below the required 80.0%']);
-    expect(r.outputs).toMatchObject({ status: 'failed', 'pass-rate': '0.7500', passed: '9', failed: '3', errored: '0', cost: '0.000664' });
+    expect(commands(r.stdout, 'error')).toEqual(['::error::pass rate 71.4% is below the required 80.0%']);
+    expect(r.outputs).toMatchObject({ status: 'failed', 'pass-rate': '0.7143', passed: '10', failed: '4', errored: '0', cost: '0.001267' });
     expect(existsSync(r.outputs['results-file'])).toBe(true);
     expect(r.summary.startsWith('## ❌ batch-evals: Quickstart')).toBe(true);
-    expect(r.summary).toContain('**75.0% passed** (9 of 12 cases) · batch cost $0.0007 · saved $0.0007 against real time · below the required 80.0%\n');
-    expect(r.summary).toContain('<details open><summary>3 cases where the models disagree</summary>');
+    expect(r.summary).toContain('**71.4% passed** (10 of 14 cases) · batch cost $0.0013 · saved $0.0013 against real time · below the required 80.0%\n');
+    expect(r.summary).toContain('<details open><summary>4 cases where the models disagree</summary>');
     expectMasked(r, [keys.openai, keys.anthropic], [r.runner.env.GITHUB_OUTPUT, r.outputs['results-file']]);
 
     // A percentage works too.
     const pct = await runAction({ ...inputs, 'min-pass-rate': '90%' });
     expect(pct.code).toBe(1);
-    expect(commands(pct.stdout, 'error')).toEqual(['::error::pass rate 75.0% is below the required 90.0%']);
+    expect(commands(pct.stdout, 'error')).toEqual(['::error::pass rate 71.4% is below the required 90.0%']);
   });
 
   it('runs the bundled dist/index.js, as the runner does, also without GITHUB_REPOSITORY (a runner outside GitHub)', async () => {

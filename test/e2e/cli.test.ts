@@ -104,10 +104,14 @@ function quickstartPrompt(question: string, name?: string): string {
   );
 }
 
-/** custom_id -> the text of the one user message each emulator received for it. */
+/**
+ * custom_id -> the text of the one user message each emulator received for it, in the generation batches (the OpenAI
+ * emulator also takes the grading batches of model-graded assertions, to gpt-4.1 and text-embedding-3-large).
+ */
 function promptsSent(openai: OpenAIEmulator, anthropic: AnthropicEmulator): Map<string, string> {
   const sent = new Map<string, string>();
   for (const batch of openai.state.batches.values()) {
+    if (batch.metadata?.model !== 'gpt-4.1-mini') continue;
     const lines = openai.state.files.get(batch.inputFileId)!.content.toString('utf8').split('\n').filter(Boolean);
     for (const line of lines) {
       const { custom_id, body } = JSON.parse(line) as { custom_id: string; body: { model: string; messages: { role: string; content: string }[] } };
@@ -171,34 +175,38 @@ describe('batch-evals CLI end to end', { timeout: 30_000 }, () => {
     expect(lines.slice(0, 3)).toEqual([
       `## ❌ batch-evals: ${QUICKSTART_TITLE}`,
       '',
-      '**75.0% passed** (9 of 12 cases) · batch cost $0.0007 · saved $0.0007 against real time · below the required 100%',
+      '**71.4% passed** (10 of 14 cases) · batch cost $0.0013 · saved $0.0013 against real time · below the required 100%',
     ]);
-    // gpt-4.1-mini: $0.000219 at batch price, claude-haiku-4-5: $0.000445 (the token counts are checked below).
-    expect(section(lines, '| Model |', 5)).toEqual([
+    // gpt-4.1-mini: $0.000243 at batch price, claude-haiku-4-5: $0.000510 (the token counts are checked below);
+    // grading the model-graded case: $0.000513885 (gpt-4.1 and text-embedding-3-large, 4 requests).
+    expect(section(lines, '| Model |', 6)).toEqual([
       '| Model | Cases | Passed | Failed | Errored | Pass rate | Batch cost | Real-time cost | Saved |',
       '|:--|--:|--:|--:|--:|--:|--:|--:|--:|',
-      `| ${MINI} | 6 | 5 | 1 | 0 | 83.3% | $0.0002 | $0.0004 | $0.0002 |`,
-      `| ${HAIKU} | 6 | 4 | 2 | 0 | 66.7% | $0.0004 | $0.0009 | $0.0004 |`,
-      '| **Total** | 12 | 9 | 3 | 0 | 75.0% | $0.0007 | $0.0013 | $0.0007 |',
+      `| ${MINI} | 7 | 6 | 1 | 0 | 85.7% | $0.0002 | $0.0005 | $0.0002 |`,
+      `| ${HAIKU} | 7 | 4 | 3 | 0 | 57.1% | $0.0005 | $0.0010 | $0.0005 |`,
+      '| Grading (openai:gpt-4.1, openai:text-embedding-3-large; 4 requests) | | | | | | $0.0005 | $0.0010 | $0.0005 |',
+      '| **Total** | 14 | 10 | 4 | 0 | 71.4% | $0.0013 | $0.0025 | $0.0013 |',
     ]);
-    expect(section(lines, '<details open>', 10)).toEqual([
-      '<details open><summary>3 cases where the models disagree</summary>',
+    expect(section(lines, '<details open>', 11)).toEqual([
+      '<details open><summary>4 cases where the models disagree</summary>',
       '',
       `| Case | ${MINI} | ${HAIKU} |`,
       '|:--|:-:|:-:|',
       '| Return policy \\(prompt support\\) | ✅ | ❌ |',
       '| Order lookup answers in JSON \\(prompt support\\) | ✅ | ❌ |',
       '| Keeps answers short \\(prompt support\\) | ❌ | ✅ |',
+      '| Explains returns \\(graded by a model\\) \\(prompt support\\) | ✅ | ❌ |',
       '',
       '</details>',
       '',
     ]);
     // The failing cases, in plan order (gpt-4.1-mini's first); passing assertions are listed without a reason.
-    expect(section(lines, '<details><summary>', 1)).toEqual(['<details><summary>3 failing cases</summary>']);
+    expect(section(lines, '<details><summary>', 1)).toEqual(['<details><summary>4 failing cases</summary>']);
     expect(lines.filter((l) => l.startsWith('**❌ failed**') || l.startsWith('**⚠️ errored**'))).toEqual([
       `**❌ failed** · ${MINI} · prompt support · Keeps answers short`,
       `**❌ failed** · ${HAIKU} · prompt support · Return policy`,
       `**❌ failed** · ${HAIKU} · prompt support · Order lookup answers in JSON`,
+      `**❌ failed** · ${HAIKU} · prompt support · Explains returns \\(graded by a model\\)`,
     ]);
     expect(section(lines, `**❌ failed** · ${MINI} · prompt support · Keeps answers short`, 9)).toEqual([
       `**❌ failed** · ${MINI} · prompt support · Keeps answers short`,
@@ -237,28 +245,58 @@ describe('batch-evals CLI end to end', { timeout: 30_000 }, () => {
       'Sure! Here it is: {"order": "1234", "status": "shipped"}',
       '```',
     ]);
-    const [openaiBatch, ...moreOpenai] = e.openai.state.batches.values();
+    // A model-graded case lists the grader's verdict and the similarity as the reasons.
+    expect(section(lines, `**❌ failed** · ${HAIKU} · prompt support · Explains returns \\(graded by a model\\)`, 12)).toEqual([
+      `**❌ failed** · ${HAIKU} · prompt support · Explains returns \\(graded by a model\\)`,
+      '',
+      '- ✔️ `cost` (threshold 0.001)',
+      '- ✔️ `not-icontains` as an AI',
+      '- ✖️ `llm-rubric` Says that returns are free: The grader failed the output \\(score 0\\): The output has 0 of the 2 content words of the rubric; missing: "returns", "free".',
+      '- ✖️ `similar` (threshold 0.8) You have 30 days to return your shoes, and returns are free.: Similarity 0.41 is less than threshold 0.8',
+      '',
+      'Output:',
+      '',
+      '```text',
+      'You can return your shoes within 14 days of delivery.',
+      '```',
+    ]);
+    // One generation batch per provider, and on OpenAI the two grading batches: the llm-rubric grader and the
+    // embeddings for `similar`.
+    const openaiBatches = [...e.openai.state.batches.values()];
+    expect(openaiBatches.map((b) => `${b.metadata?.model} ${b.endpoint}`).sort()).toEqual([
+      'gpt-4.1 /v1/chat/completions',
+      'gpt-4.1-mini /v1/chat/completions',
+      'text-embedding-3-large /v1/embeddings',
+    ]);
+    const [openaiBatch, rubricBatch, embeddingsBatch] = ['gpt-4.1-mini', 'gpt-4.1', 'text-embedding-3-large'].map((m) => openaiBatches.find((b) => b.metadata?.model === m)!);
     const [anthropicBatch, ...moreAnthropic] = e.anthropic.state.batches.values();
-    expect([moreOpenai, moreAnthropic]).toEqual([[], []]);
+    expect(moreAnthropic).toEqual([]);
     // Turnaround: OpenAI's created_at has whole seconds, so a batch that ends at once may read 0s or 1s.
     expect(lines.at(-2)).toMatch(
-      new RegExp(`^<sub>Batches: openai:gpt-4\\.1-mini: \`${openaiBatch.id}\` completed in [01]s · anthropic:claude-haiku-4-5: \`${anthropicBatch.id}\` ended in 0s\\. Prices as of 2026-11; batch is 50% of real time\\.</sub>$`),
+      new RegExp(
+        `^<sub>Batches: openai:gpt-4\\.1-mini: \`${openaiBatch.id}\` completed in [01]s · anthropic:claude-haiku-4-5: \`${anthropicBatch.id}\` ended in 0s · ` +
+          `openai:gpt-4\\.1 grading: \`${rubricBatch.id}\` completed in [01]s · openai:text-embedding-3-large grading: \`${embeddingsBatch.id}\` completed in [01]s\\. ` +
+          `Prices as of 2026-11; batch is 50% of real time\\.</sub>$`,
+      ),
     );
 
     // --markdown holds exactly what went to stdout; progress went to stderr.
     expect(readFileSync(md, 'utf8')).toBe(report);
     expect(report).not.toContain('uploading');
-    expect(r.stderr).toContain(`${QUICKSTART_TITLE}: 12 cases, 12 distinct requests in 2 batches`);
+    expect(r.stderr).toContain(`${QUICKSTART_TITLE}: 14 cases, 14 distinct requests in 2 batches`);
+    expect(r.stderr).toContain('grading 2 cases with model-graded assertions: 4 grading requests in 2 batches');
     expect(r.stderr).toContain(`results written to ${out}`);
     for (const key of Object.values(KEYS)) expect(r.stdout + r.stderr).not.toContain(key);
 
     // --out: every case with its status, output, usage and cost.
     const results = readResults(out);
     expect(results).toMatchObject({ version: 1, suite: QUICKSTART_TITLE, status: 'failed', minPassRate: 1 });
-    expect(results.summary.total).toMatchObject({ cases: 12, passed: 9, failed: 3, errored: 0, pending: 0, passRate: 0.75 });
+    expect(results.summary.total).toMatchObject({ cases: 14, passed: 10, failed: 4, errored: 0, pending: 0, passRate: 10 / 14 });
     expect(results.batches).toMatchObject([
       { label: 'openai:gpt-4.1-mini', batchId: openaiBatch.id, providerStatus: 'completed', submittedAt: expect.any(String), endedAt: expect.any(String) },
       { label: 'anthropic:claude-haiku-4-5', batchId: anthropicBatch.id, providerStatus: 'ended', submittedAt: expect.any(String), endedAt: expect.any(String) },
+      { label: 'openai:gpt-4.1 grading', batchId: rubricBatch.id, providerStatus: 'completed', submittedAt: expect.any(String), endedAt: expect.any(String) },
+      { label: 'openai:text-embedding-3-large grading', batchId: embeddingsBatch.id, providerStatus: 'completed', submittedAt: expect.any(String), endedAt: expect.any(String) },
     ]);
     expect(Object.fromEntries(results.cases.map((c) => [caseKey(c), c.status]))).toEqual({
       [`${MINI} | Return policy`]: 'passed',
@@ -267,18 +305,20 @@ describe('batch-evals CLI end to end', { timeout: 30_000 }, () => {
       [`${MINI} | Greets the customer by name (Ada)`]: 'passed',
       [`${MINI} | Greets the customer by name (Grace)`]: 'passed',
       [`${MINI} | Keeps answers short`]: 'failed',
+      [`${MINI} | Explains returns (graded by a model)`]: 'passed',
       [`${HAIKU} | Return policy`]: 'failed',
       [`${HAIKU} | Order tracking`]: 'passed',
       [`${HAIKU} | Order lookup answers in JSON`]: 'failed',
       [`${HAIKU} | Greets the customer by name (Ada)`]: 'passed',
       [`${HAIKU} | Greets the customer by name (Grace)`]: 'passed',
       [`${HAIKU} | Keeps answers short`]: 'passed',
+      [`${HAIKU} | Explains returns (graded by a model)`]: 'failed',
     });
     expect(results.cases.find((c) => caseKey(c) === `${HAIKU} | Greets the customer by name (Grace)`)?.output).toBe('Hello Grace! Yes, we sell running shoes for road and trail.');
 
     // What each provider was sent: the rendered quickstart prompt, the name line only where a name is given.
     const sent = promptsSent(e.openai, e.anthropic);
-    expect(sent.size).toBe(12);
+    expect(sent.size).toBe(14);
     for (const c of results.cases) {
       const question = String(c.vars.question);
       const name = c.vars.name === undefined ? undefined : String(c.vars.name);
@@ -301,18 +341,22 @@ describe('batch-evals CLI end to end', { timeout: 30_000 }, () => {
       expect(c.cost!.batch, caseKey(c)).toBeCloseTo(realtime / 2, 12);
     }
     const byLabel = Object.fromEntries(results.summary.providers.map((p) => [p.label, p]));
-    expect(byLabel[MINI]).toMatchObject({ cases: 6, passed: 5, failed: 1 });
-    expect(byLabel[MINI].batchCost).toBeCloseTo(0.000219, 12);
-    expect(byLabel[MINI].realtimeCost).toBeCloseTo(0.000438, 12);
-    expect(byLabel[HAIKU]).toMatchObject({ cases: 6, passed: 4, failed: 2 });
-    expect(byLabel[HAIKU].batchCost).toBeCloseTo(0.000445, 12);
-    expect(byLabel[HAIKU].realtimeCost).toBeCloseTo(0.00089, 12);
-    expect(results.summary.total.batchCost).toBeCloseTo(0.000664, 12);
-    expect(results.summary.total.realtimeCost).toBeCloseTo(0.001328, 12);
+    expect(byLabel[MINI]).toMatchObject({ cases: 7, passed: 6, failed: 1 });
+    expect(byLabel[MINI].batchCost).toBeCloseTo(0.000243, 12);
+    expect(byLabel[MINI].realtimeCost).toBeCloseTo(0.000486, 12);
+    expect(byLabel[HAIKU]).toMatchObject({ cases: 7, passed: 4, failed: 3 });
+    expect(byLabel[HAIKU].batchCost).toBeCloseTo(0.00051, 12);
+    expect(byLabel[HAIKU].realtimeCost).toBeCloseTo(0.00102, 12);
+    // The Total adds the grading batches: gpt-4.1 ($2 / $8 per million) for 304 input and 52 output tokens, and
+    // text-embedding-3-large ($0.13 per million) for 29 input tokens, halved.
+    expect(rubricBatch.usage).toMatchObject({ input: 304, output: 52 });
+    expect(embeddingsBatch.usage).toMatchObject({ input: 29, output: 0 });
+    expect(results.summary.total.batchCost).toBeCloseTo(0.000243 + 0.00051 + 0.000513885, 12);
+    expect(results.summary.total.realtimeCost).toBeCloseTo(0.000486 + 0.00102 + 0.00102777, 12);
     const openaiCases = results.cases.filter((c) => c.model === 'gpt-4.1-mini');
     expect(openaiCases.reduce((n, c) => n + c.usage!.inputTokens, 0)).toBe(openaiBatch.usage.input);
     expect(openaiCases.reduce((n, c) => n + c.usage!.outputTokens, 0)).toBe(openaiBatch.usage.output);
-    expect(anthropicBatch.counts).toEqual({ succeeded: 6, errored: 0, canceled: 0, expired: 0 });
+    expect(anthropicBatch.counts).toEqual({ succeeded: 7, errored: 0, canceled: 0, expired: 0 });
   });
 
   it('submits the two providers\' batches concurrently, and reports a row per model and a Total', async () => {
@@ -325,17 +369,26 @@ describe('batch-evals CLI end to end', { timeout: 30_000 }, () => {
 
     expect(r.stderr).not.toMatch(/^(error|warning):/m);
     expect(r.code).toBe(1);
-    const [openaiBatch] = e.openai.state.batches.values();
+    const openaiBatch = [...e.openai.state.batches.values()].find((b) => b.metadata?.model === 'gpt-4.1-mini')!;
     const [anthropicBatch] = e.anthropic.state.batches.values();
-    const seq = (api: string, method: string, path: string) => {
+    const all = (api: string, method: string, path: string) => {
       const found = events.filter((x) => x.api === api && x.method === method && x.path === path);
-      expect(found, `${api} ${method} ${path}`).toHaveLength(1);
-      expect(found[0].status).toBe(200);
-      return found[0].seq;
+      expect(found.map((x) => x.status), `${api} ${method} ${path}`).toEqual(found.map(() => 200));
+      return found.map((x) => x.seq);
     };
-    const created = [seq('openai', 'POST', '/v1/batches'), seq('anthropic', 'POST', '/v1/messages/batches')];
+    const seq = (api: string, method: string, path: string) => {
+      const found = all(api, method, path);
+      expect(found, `${api} ${method} ${path}`).toHaveLength(1);
+      return found[0];
+    };
+    // The OpenAI emulator takes three batches: gpt-4.1-mini's, then the two grading batches of the model-graded case
+    // (gpt-4.1 for llm-rubric, text-embedding-3-large for similar), which can only go once the outputs are in.
+    const openaiCreates = all('openai', 'POST', '/v1/batches');
+    expect(openaiCreates).toHaveLength(3);
+    const created = [openaiCreates[0], seq('anthropic', 'POST', '/v1/messages/batches')];
     const collected = [seq('openai', 'GET', `/v1/files/${openaiBatch.outputFileId}/content`), seq('anthropic', 'GET', `/v1/messages/batches/${anthropicBatch.id}/results`)];
     expect(Math.max(...created)).toBeLessThan(Math.min(...collected));
+    expect(Math.min(...openaiCreates.slice(1))).toBeGreaterThan(Math.max(...collected));
     // Both were polled while both were running, and each batch was created before the other had ended.
     const polls = (api: string, path: string) => events.filter((x) => x.api === api && x.method === 'GET' && x.path === path).length;
     expect(polls('openai', `/v1/batches/${openaiBatch.id}`)).toBeGreaterThanOrEqual(2);
@@ -343,13 +396,14 @@ describe('batch-evals CLI end to end', { timeout: 30_000 }, () => {
     expect(openaiBatch.at.created!).toBeLessThan(anthropicBatch.at.ended!);
     expect(anthropicBatch.at.created).toBeLessThan(openaiBatch.at.completed!);
 
-    expect(r.stdout).toContain(`| ${MINI} | 6 | 5 | 1 | 0 | 83.3% | $0.0002 | $0.0004 | $0.0002 |\n`);
-    expect(r.stdout).toContain(`| ${HAIKU} | 6 | 4 | 2 | 0 | 66.7% | $0.0004 | $0.0009 | $0.0004 |\n`);
-    expect(r.stdout).toContain('| **Total** | 12 | 9 | 3 | 0 | 75.0% | $0.0007 | $0.0013 | $0.0007 |\n');
-    expect(r.stderr).toContain(`openai:gpt-4.1-mini: submitted 6 requests as ${openaiBatch.id}`);
-    expect(r.stderr).toContain(`anthropic:claude-haiku-4-5: submitted 6 requests as ${anthropicBatch.id}`);
-    expect(r.stderr).toContain('anthropic:claude-haiku-4-5: ended, collected 6 of 6 results');
-    expect(r.stderr).toContain('openai:gpt-4.1-mini: completed, collected 6 of 6 results');
+    expect(r.stdout).toContain(`| ${MINI} | 7 | 6 | 1 | 0 | 85.7% | $0.0002 | $0.0005 | $0.0002 |\n`);
+    expect(r.stdout).toContain(`| ${HAIKU} | 7 | 4 | 3 | 0 | 57.1% | $0.0005 | $0.0010 | $0.0005 |\n`);
+    expect(r.stdout).toContain('| Grading (openai:gpt-4.1, openai:text-embedding-3-large; 4 requests) | | | | | | $0.0005 | $0.0010 | $0.0005 |\n');
+    expect(r.stdout).toContain('| **Total** | 14 | 10 | 4 | 0 | 71.4% | $0.0013 | $0.0025 | $0.0013 |\n');
+    expect(r.stderr).toContain(`openai:gpt-4.1-mini: submitted 7 requests as ${openaiBatch.id}`);
+    expect(r.stderr).toContain(`anthropic:claude-haiku-4-5: submitted 7 requests as ${anthropicBatch.id}`);
+    expect(r.stderr).toContain('anthropic:claude-haiku-4-5: ended, collected 7 of 7 results');
+    expect(r.stderr).toContain('openai:gpt-4.1-mini: completed, collected 7 of 7 results');
   });
 
   it('exits 0 when every case of a suite passes', async () => {
@@ -525,14 +579,14 @@ describe('batch-evals CLI end to end', { timeout: 30_000 }, () => {
   it('--min-pass-rate below the achieved rate turns the quickstart into a pass', async () => {
     const e = await quickstartEmulators();
     const md = join(tempTree({}), 'report.md');
-    const r = await cli(['run', QUICKSTART, ...baseUrls(e), '--poll-interval', '50ms', '--min-pass-rate', '0.75', '--markdown', md]);
+    const r = await cli(['run', QUICKSTART, ...baseUrls(e), '--poll-interval', '50ms', '--min-pass-rate', '0.7', '--markdown', md]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^## ✅ batch-evals: Quickstart/);
-    expect(r.stdout).toContain('**75.0% passed** (9 of 12 cases) · batch cost $0.0007 · saved $0.0007 against real time\n');
+    expect(r.stdout).toContain('**71.4% passed** (10 of 14 cases) · batch cost $0.0013 · saved $0.0013 against real time\n');
     expect(r.stdout).not.toContain('below the required');
     // Passing the gate does not hide the cases where the models disagree, nor the failing ones.
-    expect(r.stdout).toContain('<details open><summary>3 cases where the models disagree</summary>');
-    expect(r.stdout).toContain('<details><summary>3 failing cases</summary>');
+    expect(r.stdout).toContain('<details open><summary>4 cases where the models disagree</summary>');
+    expect(r.stdout).toContain('<details><summary>4 failing cases</summary>');
     expect(readFileSync(md, 'utf8')).toBe(r.stdout);
   });
 

@@ -270,8 +270,11 @@ describe('batch-evals on a pull request, end to end', { timeout: 60_000 }, () =>
       ],
     });
     const [mallory, other] = s.comments();
+    // The second run's answers differ for the same requests: with reuse on (the default) it would take the first
+    // run's outputs from the Actions cache instead of sending. The comment is what this test is about, not reuse.
+    const inputs = { 'min-pass-rate': '50%', reuse: 'false' };
 
-    const first = await s.run(SKY_WRONG, { kind: 'pull_request' }, { 'min-pass-rate': '50%' });
+    const first = await s.run(SKY_WRONG, { kind: 'pull_request' }, inputs);
     expect(first.errors).toEqual([]);
     expect(first.code).toBe(0);
     const [ours, ...more] = s.comments().filter((c) => c.id !== mallory.id && c.id !== other.id);
@@ -287,7 +290,7 @@ describe('batch-evals on a pull request, end to end', { timeout: 60_000 }, () =>
     expect(writes(first)).toEqual([`POST /repos/${REPO}/issues/${PR}/comments 201`, `POST ${STATUS_PATH} 201`]);
     expectSecretsHidden(first, s.gh, s.cache);
 
-    const second = await s.run(ALL_PASS, { kind: 'pull_request' }, { 'min-pass-rate': '50%' });
+    const second = await s.run(ALL_PASS, { kind: 'pull_request' }, inputs);
     expect(second.errors).toEqual([]);
     expect(second.code).toBe(0);
     expect(s.comments().map((c) => c.id)).toEqual([mallory.id, other.id, ours.id]);
@@ -305,7 +308,9 @@ describe('batch-evals on a pull request, end to end', { timeout: 60_000 }, () =>
 
   it('sets a commit status on the PR head named after the suite, with the pass rate', async () => {
     const s = await setup();
-    const failing = await s.run(SKY_WRONG, { kind: 'pull_request' });
+    // The second run's answers differ for the same requests, which reuse (the default) would take from the first run.
+    const noReuse = { reuse: 'false' };
+    const failing = await s.run(SKY_WRONG, { kind: 'pull_request' }, noReuse);
     expect(failing.code).toBe(1);
     expect(failing.errors).toEqual(['::error::pass rate 66.7% is below the required 100.0%']);
     expect(failing.outputs.status).toBe('failed');
@@ -313,7 +318,7 @@ describe('batch-evals on a pull request, end to end', { timeout: 60_000 }, () =>
       { state: 'failure', context: 'batch-evals / PR suite', description: '66.7% passed (2/3)', targetUrl: RUN_URL, creator: { login: 'github-actions[bot]' } },
     ]);
 
-    const passing = await s.run(ALL_PASS, { kind: 'pull_request' });
+    const passing = await s.run(ALL_PASS, { kind: 'pull_request' }, noReuse);
     expect(passing.code).toBe(0);
     expect(passing.errors).toEqual([]);
     const statuses = s.gh.state.statusesFor(REPO, HEAD_SHA);
@@ -328,7 +333,9 @@ describe('batch-evals on a pull request, end to end', { timeout: 60_000 }, () =>
 
   it('compares with the baseline a push to main saved: regressions fail the step, fixes are listed', async () => {
     const s = await setup();
-    const pct = { 'min-pass-rate': '50%' };
+    // The runs change the answers to the same requests, which reuse (the default) would take from earlier runs'
+    // outputs instead; without it, the baseline is the only thing these runs keep in the Actions cache.
+    const pct = { 'min-pass-rate': '50%', reuse: 'false' };
 
     // Before any run on main: no baseline, said in the comment.
     const before = await s.run(SKY_WRONG, { kind: 'pull_request' }, pct);

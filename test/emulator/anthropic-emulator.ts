@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { applyHttpFault, faultHeaders, FaultRegistry, responseTag, serveResults, type BatchPlan, type Fault, type FaultHandle, type HttpFault } from './faults.ts';
 import { ApiError, describeType, randomId, readBody, sendJson } from './http.ts';
+import { checkCacheControl, PromptCache, type CacheUsage, type PromptCacheEntry } from './prompt-cache.ts';
 import {
   anthropicMessages,
   conversationText,
@@ -60,6 +61,12 @@ export interface AnthropicEmulatorOptions {
   resultsOrder?: 'input' | 'reversed' | 'shuffled';
   /** Faults to inject, each on its schedule (more with `state.addFault`). See README.md, "Faults". */
   faults?: Fault[];
+  /**
+   * The shortest prefix (in the emulator's tokens, ceil(characters / 4)) the prompt cache takes: a number for every
+   * model, or per model. Default Anthropic's documented minimums (4,096 for Haiku 4.5 and Opus 4.5/4.6, 2,048 for
+   * Sonnet 4.6 and Haiku 3.x, 1,024 otherwise). See README.md, "Prompt caching".
+   */
+  minCacheTokens?: number | ((model: string) => number);
 }
 
 export interface AnthropicRequestLogEntry {
@@ -110,6 +117,8 @@ export interface AnthropicEmulatorState {
   answered: Map<string, number>;
   /** custom_id -> how many times a request with that id `succeeded` (billed), over all batches. */
   billed: Map<string, number>;
+  /** The prompt cache: prefix hash -> the entry (model, tokens, TTL, expiry), over all batches. */
+  promptCache: Map<string, PromptCacheEntry>;
   /** The custom_ids billed more than once, in the order they were first billed. */
   doubleBilled(): string[];
   /** The faults in force, in order (the first that applies to an occurrence wins), with their counters. */
@@ -185,6 +194,7 @@ interface Settings {
   maxRequestsPerBatch: number;
   resultsOrder: 'input' | 'reversed' | 'shuffled';
   faults: FaultRegistry;
+  promptCache: PromptCache;
 }
 
 /** Message batches, advanced lazily (on every read) from the clock. */
@@ -384,7 +394,11 @@ export class MessageBatchStore {
       const { status, message, type } = result.error;
       return push({ type: 'errored', error: { type: 'error', error: { type: type && ERROR_TYPES.has(type) ? type : errorTypeFor(status), message } } });
     }
-    push({ type: 'succeeded', message: messageBody(request.params, model, conversationText(messages), result) });
+    const prompt = conversationText(messages);
+    // The prompt cache is used unless the reply scripts the cache counts itself.
+    const scripted = result.usage?.cachedTokens !== undefined || result.usage?.cacheWriteTokens !== undefined;
+    const cache = scripted ? undefined : this.settings.promptCache.use(model, request.params, result.usage?.promptTokens ?? estimateTokens(prompt), atMs);
+    push({ type: 'succeeded', message: messageBody(request.params, model, prompt, result, cache) });
   }
 
   toApi(batch: StoredMessageBatch): Record<string, unknown> {
@@ -461,6 +475,8 @@ function checkParams(params: Record<string, unknown>, knownModels: readonly stri
     if (typeof content !== 'string' && !Array.isArray(content)) return bad(`messages.${i}.content: Input should be a valid string or list`);
   }
   if (params.system !== undefined && typeof params.system !== 'string' && !Array.isArray(params.system)) return bad('system: Input should be a valid string or list');
+  const cacheProblem = checkCacheControl(params);
+  if (cacheProblem) return bad(cacheProblem);
   for (const [name, max] of [['temperature', 1], ['top_p', 1]] as const) {
     const value = params[name];
     if (value === undefined) continue;
@@ -480,7 +496,7 @@ function checkParams(params: Record<string, unknown>, knownModels: readonly stri
  * The assistant message for a reply: stop_sequences cut the text at the earliest match (stop_reason 'stop_sequence'),
  * max_tokens cuts it at max_tokens * 4 characters (stop_reason 'max_tokens'). Tokens are ceil(characters / 4).
  */
-function messageBody(params: Record<string, unknown>, model: string, prompt: string, reply: ResponderReply): Record<string, unknown> {
+function messageBody(params: Record<string, unknown>, model: string, prompt: string, reply: ResponderReply, cache?: CacheUsage): Record<string, unknown> {
   let text = reply.content;
   let stopReason = STOP_REASONS[reply.finishReason ?? 'stop'];
   let stopSequence: string | null = null;
@@ -504,8 +520,9 @@ function messageBody(params: Record<string, unknown>, model: string, prompt: str
     stopSequence = null;
   }
   const usage = reply.usage ?? {};
-  const cacheRead = usage.cachedTokens ?? 0;
-  const cacheWrite = usage.cacheWriteTokens ?? 0;
+  const cacheRead = usage.cachedTokens ?? cache?.read ?? 0;
+  const cacheWrite1h = cache && usage.cacheWriteTokens === undefined ? cache.write1h : 0;
+  const cacheWrite = usage.cacheWriteTokens ?? (cache ? cache.write5m + cache.write1h : 0);
   // Anthropic's input_tokens leave out the tokens read from or written to the cache.
   const input = Math.max(0, (usage.promptTokens ?? estimateTokens(prompt)) - cacheRead - cacheWrite);
   return {
@@ -520,7 +537,7 @@ function messageBody(params: Record<string, unknown>, model: string, prompt: str
       input_tokens: input,
       cache_creation_input_tokens: cacheWrite,
       cache_read_input_tokens: cacheRead,
-      cache_creation: { ephemeral_5m_input_tokens: cacheWrite, ephemeral_1h_input_tokens: 0 },
+      cache_creation: { ephemeral_5m_input_tokens: cacheWrite - cacheWrite1h, ephemeral_1h_input_tokens: cacheWrite1h },
       output_tokens: usage.completionTokens ?? estimateTokens(text),
       service_tier: 'batch',
     },
@@ -545,6 +562,7 @@ export async function startAnthropicEmulator(options: AnthropicEmulatorOptions =
     maxRequestsPerBatch: options.maxRequestsPerBatch ?? 100_000,
     resultsOrder: options.resultsOrder ?? 'input',
     faults: new FaultRegistry('anthropic', options.faults),
+    promptCache: new PromptCache(options.minCacheTokens),
   });
   const faults = store.settings.faults;
   const maxBatchBytes = options.maxBatchBytes ?? 256 * 1024 * 1024;
@@ -604,6 +622,7 @@ export async function startAnthropicEmulator(options: AnthropicEmulatorOptions =
       batches: store.batches,
       answered: store.answered,
       billed: store.billed,
+      promptCache: store.settings.promptCache.entries,
       doubleBilled: () => [...store.billed].filter(([, n]) => n > 1).map(([id]) => id),
       faults: faults.handles,
       addFault: (fault) => faults.add(fault),
