@@ -59891,16 +59891,17 @@ function estimateCacheTokens(chars) {
 }
 /**
  * The shortest prompt prefix Anthropic caches, in tokens, by model (Anthropic's prompt caching docs, "Cache
- * limitations", checked 2026-11). A shorter prefix marked with cache_control is simply not cached (no error, no
- * write charge), so for a model not listed the lowest minimum is assumed and the marker is sent.
+ * limitations", checked 2026-11; where copies of that table disagree, the lower figure). A shorter prefix marked with
+ * cache_control is simply not cached (no error, no write charge), so for a model not listed the lowest minimum is
+ * assumed and the marker is sent.
  */
 const MIN_CACHEABLE_TOKENS = [
     ['claude-opus-4-6', 4096],
     ['claude-opus-4-5', 4096],
     ['claude-haiku-4-5', 4096],
-    ['claude-sonnet-4-6', 2048],
     ['claude-3-5-haiku', 2048],
     ['claude-3-haiku', 2048],
+    ['claude-sonnet-4-6', 1024],
     ['claude-sonnet-4-5', 1024],
     ['claude-opus-4-1', 1024],
     ['claude-opus-4', 1024],

@@ -64,7 +64,7 @@ export interface AnthropicEmulatorOptions {
   /**
    * The shortest prefix (in the emulator's tokens, ceil(characters / 4)) the prompt cache takes: a number for every
    * model, or per model. Default Anthropic's documented minimums (4,096 for Haiku 4.5 and Opus 4.5/4.6, 2,048 for
-   * Sonnet 4.6 and Haiku 3.x, 1,024 otherwise). See README.md, "Prompt caching".
+   * Haiku 3.x, 1,024 otherwise). See README.md, "Prompt caching".
    */
   minCacheTokens?: number | ((model: string) => number);
 }

@@ -20,7 +20,6 @@ const MIN_TOKENS: [prefix: string, tokens: number][] = [
   ['claude-opus-4-6', 4096],
   ['claude-opus-4-5', 4096],
   ['claude-haiku-4-5', 4096],
-  ['claude-sonnet-4-6', 2048],
   ['claude-3-5-haiku', 2048],
   ['claude-3-haiku', 2048],
 ];

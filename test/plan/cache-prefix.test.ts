@@ -42,7 +42,7 @@ describe('the minimum cacheable prefix', () => {
     expect(minCacheableTokens('claude-opus-4-5')).toEqual({ tokens: 4096, known: true });
     expect(minCacheableTokens('claude-opus-4-1-20250805')).toEqual({ tokens: 1024, known: true });
     expect(minCacheableTokens('claude-opus-4-20250514')).toEqual({ tokens: 1024, known: true });
-    expect(minCacheableTokens('claude-sonnet-4-6')).toEqual({ tokens: 2048, known: true });
+    expect(minCacheableTokens('claude-sonnet-4-6')).toEqual({ tokens: 1024, known: true });
     expect(minCacheableTokens('claude-sonnet-4-5-20250929')).toEqual({ tokens: 1024, known: true });
     expect(minCacheableTokens('claude-3-5-haiku-latest')).toEqual({ tokens: 2048, known: true });
     expect(minCacheableTokens('claude-next')).toEqual({ tokens: 1024, known: false });
