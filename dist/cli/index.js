@@ -22935,59 +22935,65 @@ __nccwpck_require__.d(x509_transport_state_browser_namespaceObject, {
 var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: external "node:util"
 var external_node_util_ = __nccwpck_require__(7975);
-// EXTERNAL MODULE: external "node:events"
-var external_node_events_ = __nccwpck_require__(8474);
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
-;// CONCATENATED MODULE: external "node:stream/promises"
-const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
 ;// CONCATENATED MODULE: ./src/batch/jsonl-file.ts
-
-
-
 
 
 
 class BatchLimitError extends Error {
 }
+/** Bytes written to the file at a time. */
+const CHUNK_BYTES = 1024 * 1024;
 /**
- * Writes one JSON line per item to a temporary file, a line at a time, refusing to pass the provider's limits.
- * The file is uploaded from disk, so a 200 MB batch is never held in memory.
+ * Writes one JSON line per item to a temporary file, refusing to pass the provider's limits. The file is uploaded
+ * from disk, so a 200 MB batch is never held in memory. The lines go through one buffer, reused: a stream would make
+ * a Buffer of every line, and the allocator keeps their memory after the GC frees them.
  */
 async function writeJsonl(items, toLine, limits, label) {
     const dir = await (0,promises_.mkdtemp)((0,external_node_path_.join)((0,external_node_os_.tmpdir)(), 'batch-evals-'));
     const path = (0,external_node_path_.join)(dir, 'requests.jsonl');
     const remove = () => (0,promises_.rm)(dir, { recursive: true, force: true });
-    const out = (0,external_node_fs_.createWriteStream)(path);
     let lines = 0;
     let bytes = 0;
+    let file;
     try {
+        file = await (0,promises_.open)(path, 'w');
+        const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+        let used = 0;
         for (const item of items) {
             const line = `${JSON.stringify(toLine(item))}\n`;
+            const size = Buffer.byteLength(line);
             lines++;
-            bytes += Buffer.byteLength(line);
+            bytes += size;
             if (lines > limits.maxRequests || bytes > limits.maxBytes) {
                 const limit = lines > limits.maxRequests ? `${limits.maxRequests.toLocaleString('en-US')} requests` : formatBytes(limits.maxBytes);
                 throw new BatchLimitError(`${label}: the batch passes the provider's limit of ${limit} per batch; splitting a suite across batches is not supported yet, so run fewer cases per suite`);
             }
-            if (!out.write(line))
-                await (0,external_node_events_.once)(out, 'drain');
+            if (used + size > buffer.length) {
+                await writeAll(file, buffer.subarray(0, used));
+                used = 0;
+            }
+            if (size > buffer.length)
+                await writeAll(file, Buffer.from(line));
+            else
+                used += buffer.write(line, used);
         }
-        out.end();
-        await (0,external_node_events_.once)(out, 'finish');
+        await writeAll(file, buffer.subarray(0, used));
+        await file.close();
     }
     catch (err) {
-        // Wait for the stream to close (an in-flight write fails with an 'error' that must not go unhandled) before removing.
-        out.destroy();
-        await (0,external_node_stream_promises_namespaceObject.finished)(out).catch(() => { });
+        await file?.close().catch(() => { });
         await remove();
         throw err;
     }
     return { path, lines, bytes, remove };
+}
+async function writeAll(file, data) {
+    for (let offset = 0; offset < data.length;)
+        offset += (await file.write(data, offset)).bytesWritten;
 }
 /** Sizes the way providers document them: 200 MB means 200 × 1024 × 1024 bytes. */
 function formatBytes(bytes) {
@@ -23202,6 +23208,8 @@ function usageOf(usage) {
     };
 }
 
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
 ;// CONCATENATED MODULE: external "node:timers/promises"
 const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 ;// CONCATENATED MODULE: ./node_modules/openai/internal/tslib.mjs
@@ -54892,7 +54900,8 @@ function disagreements(results, labels) {
         return { header: [], rows: [] };
     // A large run has a row per test and prompt (100,000 at 200,000 cases), all held until the end: a row is its first
     // case and a status per model (a title only for the rows shown), keyed by the vars' JSON, which is made once per
-    // vars object (the cases of a test share theirs), then by prompt and place.
+    // vars object (the cases of a test share theirs). The rows of the same vars (one per prompt and place) are a short
+    // list, so that a row costs no key of its own.
     const column = new Map(labels.map((label, i) => [label, i]));
     const json = new Map();
     const rows = new Map();
@@ -54902,13 +54911,13 @@ function disagreements(results, labels) {
         let vars = json.get(c.vars);
         if (vars === undefined)
             json.set(c.vars, (vars = JSON.stringify(c.vars)));
-        let byPlace = rows.get(vars);
-        if (!byPlace)
-            rows.set(vars, (byPlace = new Map()));
-        const place = `${c.prompt}\u0000${c.location ? `${c.location.file}:${c.location.line}:${c.location.column}` : c.description}`;
-        let row = byPlace.get(place);
+        let row = rows.get(vars);
+        while (row && !samePlace(row.first.case, c))
+            row = row.next;
         if (!row) {
-            byPlace.set(place, (row = { first: r, status: [] }));
+            // Sized for the models: an array grown from empty would make room for 17.
+            row = { first: r, status: new Array(labels.length), next: rows.get(vars) };
+            rows.set(vars, row);
             ordered.push(row);
         }
         let i = column.get(c.provider);
@@ -54926,6 +54935,16 @@ function disagreements(results, labels) {
             return `| ${escape_inline(title, 120)} | ${labels.map((_, i) => (row.status[i] !== undefined ? MARK[row.status[i]] : '–')).join(' | ')} |`;
         }),
     };
+}
+/** Whether two cases make the same row: the same prompt, at the same place in the suite (or, without one, the same description). */
+function samePlace(a, b) {
+    if (a.prompt !== b.prompt)
+        return false;
+    const x = a.location;
+    const y = b.location;
+    if (x && y)
+        return x.file === y.file && x.line === y.line && x.column === y.column;
+    return !x && !y && a.description === b.description;
 }
 function headline(data) {
     const t = data.summary.total;
@@ -57769,16 +57788,28 @@ function readCsvTests(text, file, warnings) {
         throw new ConfigError([{ message: `invalid CSV: ${e.message}`, location: { file, line: e.lines ?? 1, column: 1 } }]);
     }
     const warned = new Set();
+    // Rows repeat cells (the same assertions, a few values of a column): a large suite's tests hold every row's, so each
+    // distinct cell is one string, and each distinct assertion cell one assertion, shared by the rows.
+    const cells = new Map();
+    const assertions = new Map();
     return records.map(({ record, info }) => {
         const location = { file, line: info.lines, column: 1 };
         const value = { vars: {}, assert: [], metadata: {} };
         let metric;
         for (const [column, cell] of Object.entries(record)) {
-            if (!column.startsWith('__'))
-                value.vars[column] = cell;
+            if (!column.startsWith('__')) {
+                let shared = cells.get(cell);
+                if (shared === undefined)
+                    cells.set(cell, (shared = cell));
+                value.vars[column] = shared;
+            }
             else if (/^__expected\d*$/.test(column)) {
-                if (cell.trim())
-                    value.assert.push(assertionFromString(cell));
+                if (!cell.trim())
+                    continue;
+                let assertion = assertions.get(cell);
+                if (!assertion)
+                    assertions.set(cell, (assertion = assertionFromString(cell)));
+                value.assert.push(assertion);
             }
             else if (column === '__description')
                 value.description = cell;
@@ -59518,16 +59549,22 @@ function buildPlan(suite) {
     const caching = new Map();
     // Assertions and descriptions depend on a test's vars only: made once per test, shared by its cases.
     const expanded = suite.tests.flatMap((test) => expandVars(test.vars).map((vars) => ({ test, vars })));
+    // A prompt renders alike for every provider: its messages are made once per test, and shared by the providers'
+    // requests (half the plan's text at two providers).
+    const renderedBy = new Map();
     for (const provider of suite.providers) {
         const prompts = suite.prompts.filter((p) => !provider.prompts || provider.prompts.includes(p.label));
         const batch = batchFor(batches, provider);
         for (const prompt of prompts) {
-            for (const entry of expanded) {
+            let rendered = renderedBy.get(prompt);
+            if (!rendered)
+                renderedBy.set(prompt, (rendered = new Array(expanded.length)));
+            for (const [i, entry] of expanded.entries()) {
                 const { test, vars } = entry;
                 let messages;
                 let assertions;
                 try {
-                    messages = renderPrompt(prompt, vars);
+                    messages = rendered[i] ??= renderPrompt(prompt, vars);
                     assertions = entry.assertions ??= test.assert.map((a) => renderAssertion(a, vars));
                 }
                 catch (err) {
@@ -59611,7 +59648,9 @@ function plan_describe(test, vars) {
     const text = Object.entries(vars)
         .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
         .join(', ');
-    return text.length > 80 ? `${text.slice(0, 77)}...` : text || '(no vars)';
+    // Joined, not `${text.slice(0, 77)}...`: that would be a rope over a slice keeping the whole text alive, and
+    // every test keeps its description to the end of the run.
+    return text.length > 80 ? [text.slice(0, 77), '...'].join('') : text || '(no vars)';
 }
 
 ;// CONCATENATED MODULE: ./src/plan/split.ts
@@ -61598,6 +61637,8 @@ function batchFacts(runs) {
     }));
 }
 
+// EXTERNAL MODULE: external "node:events"
+var external_node_events_ = __nccwpck_require__(8474);
 ;// CONCATENATED MODULE: ./src/report/results-file.ts
 
 

@@ -19,14 +19,24 @@ export function readCsvTests(text: string, file: string, warnings: ConfigWarning
     throw new ConfigError([{ message: `invalid CSV: ${e.message}`, location: { file, line: e.lines ?? 1, column: 1 } }]);
   }
   const warned = new Set<string>();
+  // Rows repeat cells (the same assertions, a few values of a column): a large suite's tests hold every row's, so each
+  // distinct cell is one string, and each distinct assertion cell one assertion, shared by the rows.
+  const cells = new Map<string, string>();
+  const assertions = new Map<string, RawAssertion>();
   return records.map(({ record, info }) => {
     const location: SourceLocation = { file, line: info.lines, column: 1 };
     const value: RawTestValue = { vars: {}, assert: [], metadata: {} };
     let metric: string | undefined;
     for (const [column, cell] of Object.entries(record)) {
-      if (!column.startsWith('__')) value.vars![column] = cell;
-      else if (/^__expected\d*$/.test(column)) {
-        if (cell.trim()) value.assert!.push(assertionFromString(cell));
+      if (!column.startsWith('__')) {
+        let shared = cells.get(cell);
+        if (shared === undefined) cells.set(cell, (shared = cell));
+        value.vars![column] = shared;
+      } else if (/^__expected\d*$/.test(column)) {
+        if (!cell.trim()) continue;
+        let assertion = assertions.get(cell);
+        if (!assertion) assertions.set(cell, (assertion = assertionFromString(cell)));
+        value.assert!.push(assertion);
       } else if (column === '__description') value.description = cell;
       else if (column === '__threshold') value.threshold = cell.trim() ? Number(cell) : undefined;
       else if (column === '__metric') metric = cell || undefined;

@@ -1,5 +1,5 @@
 import { ConfigError, type ConfigIssue } from '../config/errors.ts';
-import type { Assertion, ProviderName, ProviderSpec, SourceLocation, Suite, TestCase } from '../config/types.ts';
+import type { Assertion, ChatMessage, Prompt, ProviderName, ProviderSpec, SourceLocation, Suite, TestCase } from '../config/types.ts';
 import type { BatchRequest } from '../batch/types.ts';
 import { renderDeep, templateErrorMessage } from '../templates.ts';
 import { expandVars } from './expand-vars.ts';
@@ -64,16 +64,21 @@ export function buildPlan(suite: Suite): Plan {
 
   // Assertions and descriptions depend on a test's vars only: made once per test, shared by its cases.
   const expanded = suite.tests.flatMap((test) => expandVars(test.vars).map((vars): ExpandedTest => ({ test, vars })));
+  // A prompt renders alike for every provider: its messages are made once per test, and shared by the providers'
+  // requests (half the plan's text at two providers).
+  const renderedBy = new Map<Prompt, ChatMessage[][]>();
   for (const provider of suite.providers) {
     const prompts = suite.prompts.filter((p) => !provider.prompts || provider.prompts.includes(p.label));
     const batch = batchFor(batches, provider);
     for (const prompt of prompts) {
-      for (const entry of expanded) {
+      let rendered = renderedBy.get(prompt);
+      if (!rendered) renderedBy.set(prompt, (rendered = new Array(expanded.length)));
+      for (const [i, entry] of expanded.entries()) {
         const { test, vars } = entry;
         let messages;
         let assertions: Assertion[];
         try {
-          messages = renderPrompt(prompt, vars);
+          messages = rendered[i] ??= renderPrompt(prompt, vars);
           assertions = entry.assertions ??= test.assert.map((a) => renderAssertion(a, vars));
         } catch (err) {
           issues.push({
@@ -163,5 +168,7 @@ function describe(test: TestCase, vars: Record<string, unknown>): string {
   const text = Object.entries(vars)
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join(', ');
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text || '(no vars)';
+  // Joined, not `${text.slice(0, 77)}...`: that would be a rope over a slice keeping the whole text alive, and
+  // every test keeps its description to the end of the run.
+  return text.length > 80 ? [text.slice(0, 77), '...'].join('') : text || '(no vars)';
 }

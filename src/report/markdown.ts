@@ -228,21 +228,22 @@ function disagreements(results: CaseResult[], labels: string[]): { header: strin
   if (labels.length < 2) return { header: [], rows: [] };
   // A large run has a row per test and prompt (100,000 at 200,000 cases), all held until the end: a row is its first
   // case and a status per model (a title only for the rows shown), keyed by the vars' JSON, which is made once per
-  // vars object (the cases of a test share theirs), then by prompt and place.
+  // vars object (the cases of a test share theirs). The rows of the same vars (one per prompt and place) are a short
+  // list, so that a row costs no key of its own.
   const column = new Map(labels.map((label, i) => [label, i]));
   const json = new Map<Record<string, unknown>, string>();
-  const rows = new Map<string, Map<string, { first: CaseResult; status: CaseResult['status'][] }>>();
-  const ordered: { first: CaseResult; status: CaseResult['status'][] }[] = [];
+  const rows = new Map<string, Row>();
+  const ordered: Row[] = [];
   for (const r of results) {
     const c = r.case;
     let vars = json.get(c.vars);
     if (vars === undefined) json.set(c.vars, (vars = JSON.stringify(c.vars)));
-    let byPlace = rows.get(vars);
-    if (!byPlace) rows.set(vars, (byPlace = new Map()));
-    const place = `${c.prompt}\u0000${c.location ? `${c.location.file}:${c.location.line}:${c.location.column}` : c.description}`;
-    let row = byPlace.get(place);
+    let row = rows.get(vars);
+    while (row && !samePlace(row.first.case, c)) row = row.next;
     if (!row) {
-      byPlace.set(place, (row = { first: r, status: [] }));
+      // Sized for the models: an array grown from empty would make room for 17.
+      row = { first: r, status: new Array(labels.length), next: rows.get(vars) };
+      rows.set(vars, row);
       ordered.push(row);
     }
     let i = column.get(c.provider);
@@ -259,6 +260,22 @@ function disagreements(results: CaseResult[], labels: string[]): { header: strin
       return `| ${inline(title, 120)} | ${labels.map((_, i) => (row.status[i] !== undefined ? MARK[row.status[i]] : '–')).join(' | ')} |`;
     }),
   };
+}
+
+interface Row {
+  first: CaseResult;
+  status: (CaseResult['status'] | undefined)[];
+  /** Another row of the same vars. */
+  next?: Row;
+}
+
+/** Whether two cases make the same row: the same prompt, at the same place in the suite (or, without one, the same description). */
+function samePlace(a: CaseResult['case'], b: CaseResult['case']): boolean {
+  if (a.prompt !== b.prompt) return false;
+  const x = a.location;
+  const y = b.location;
+  if (x && y) return x.file === y.file && x.line === y.line && x.column === y.column;
+  return !x && !y && a.description === b.description;
 }
 
 function headline(data: ReportData): string {
