@@ -12,7 +12,7 @@ import { writeResultsFile } from './report/results-file.ts';
 import { readOutputsFile, writeOutputsFile } from './reuse/outputs-file.ts';
 
 const USAGE = `usage: batch-evals run <config.yaml> [options]
-       batch-evals estimate <config.yaml> [--output-tokens <n>] [--max-cost <usd>]
+       batch-evals estimate <config.yaml> [--output-tokens <n>] [--max-cost <usd>] [--reuse <file>]
 
 run: runs an eval suite through the providers' batch APIs and prints the report as markdown.
 estimate: counts the tokens of what run would send, sending nothing (no API key needed), and prints the expected
@@ -71,7 +71,7 @@ export async function main(argv: string[]): Promise<number> {
     console.error(USAGE);
     return 2;
   }
-  if (command === 'estimate') return estimate(configPath, values['output-tokens'], values['max-cost']);
+  if (command === 'estimate') return estimate(configPath, values['output-tokens'], values['max-cost'], values.reuse);
   if (process.env.OPENAI_BASE_URL && !values['openai-base-url']) {
     consoleLogger.warning('OPENAI_BASE_URL is set but ignored: pass --openai-base-url to use another endpoint');
   }
@@ -139,9 +139,9 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 /** `batch-evals estimate`: the plan's tokens and cost, nothing sent; exit 4 when above --max-cost. */
-async function estimate(configPath: string, outputTokens: string | undefined, maxCostText: string | undefined): Promise<number> {
+async function estimate(configPath: string, outputTokens: string | undefined, maxCostText: string | undefined, reuseFile: string | undefined): Promise<number> {
   try {
-    const settings = estimateSettings(outputTokens);
+    const settings = { ...estimateSettings(outputTokens), earlier: reuseFile ? await readOutputsFile(reuseFile, consoleLogger) : undefined };
     const maxCost = maxCostText === undefined ? undefined : usage(() => parseMaxCost(maxCostText, '--max-cost'));
     const { estimate, heading } = await estimateSuite(configPath, settings, (warnings) => {
       for (const w of warnings) consoleLogger.warning(w.location ? `${w.location.file}:${w.location.line}:${w.location.column} ${w.message}` : w.message);

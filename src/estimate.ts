@@ -6,6 +6,7 @@ import type { Logger } from './logger.ts';
 import { buildPlan, type Plan } from './plan/plan.ts';
 import { splitBatches } from './plan/split.ts';
 import { money } from './report/markdown.ts';
+import type { EarlierOutputs } from './reuse/earlier-outputs.ts';
 
 /**
  * Estimate first: what a suite will cost, from its plan, before anything is sent (`batch-evals estimate`, the
@@ -17,6 +18,8 @@ export interface EstimateSettings {
   outputTokens?: number;
   /** Request ids whose earlier outputs will be reused: not sent, not costed. */
   reused?: ReadonlySet<string>;
+  /** Earlier outputs (the action's cache, the CLI's --reuse file): the plan's requests they answer are `reused`. */
+  earlier?: EarlierOutputs;
   /** `--output-tokens` or the `output-tokens` input, for the notes. */
   outputOption: string;
 }
@@ -31,13 +34,14 @@ export async function estimateSuite(configPath: string, settings: EstimateSettin
   const { suite, warnings } = loadSuite(configPath);
   onWarnings?.(warnings);
   const plan = buildPlan(suite);
+  const reused = settings.earlier?.reusableIds(plan.batches) ?? settings.reused;
   plan.batches = splitBatches(plan.batches, suite.batch);
-  return estimateOf(plan, suite, settings);
+  return estimateOf(plan, suite, { ...settings, reused });
 }
 
 async function estimateOf(plan: Plan, suite: Suite, settings: EstimateSettings): Promise<SuiteEstimate> {
   const estimate = await estimatePlan(plan, { pricing: suite.pricing, outputTokens: settings.outputTokens, reused: settings.reused });
-  return { estimate, heading: { title: suite.description ?? suite.file, batches: plan.batches.length, outputOption: settings.outputOption } };
+  return { estimate, heading: { title: suite.description ?? suite.file, batches: plan.batches.filter((b) => b.requests.some((r) => !settings.reused?.has(r.id))).length, outputOption: settings.outputOption } };
 }
 
 /** A run refused by `max-cost`: nothing was sent. */

@@ -104,7 +104,10 @@ async function earlierOutputs(target: RunTarget | undefined, suiteId: string) {
 /** estimate: the suite's tokens and cost, nothing sent; failed when above max-cost. */
 async function estimateOnly(inputs: Inputs): Promise<string[]> {
   if (!inputs.config) throw new Error('input config is required in mode estimate');
-  const estimated = await estimateSuite(inputs.config, inputs.estimate, annotateWarnings);
+  // What reuse will save: the earlier outputs a run would take, read as the run would read them.
+  const target = runTarget(github.context);
+  const outputs = inputs.reuse ? await earlierOutputs(target, suiteIdOf(repoPath(inputs.config))) : undefined;
+  const estimated = await estimateSuite(inputs.config, { ...inputs.estimate, earlier: outputs?.earlier }, annotateWarnings);
   const refusal = refusalOf(estimated.estimate, inputs.maxCost);
   estimateOutputs(estimated);
   await estimateSummary(estimated, refusal);

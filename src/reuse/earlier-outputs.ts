@@ -33,6 +33,13 @@ export class EarlierOutputs {
     return this.#earlier.size;
   }
 
+  /** The ids of the requests in these batches that an earlier answer would spare (for the estimate; nothing is marked used). */
+  reusableIds(batches: PlannedBatch[]): Set<string> {
+    const ids = new Set<string>();
+    for (const batch of batches) if (batch.reuse !== false) for (const r of batch.requests) if (this.#earlier.has(r.id)) ids.add(r.id);
+    return ids;
+  }
+
   /** The earlier answer to this request, as a result flagged `reused`; undefined when there is none. */
   reuse(id: string): RequestResult | undefined {
     const stored = this.#earlier.get(id);

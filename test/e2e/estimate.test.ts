@@ -2,7 +2,8 @@
  * Estimate first, as a user runs it: `batch-evals estimate <config>` and `mode: estimate` send nothing and need no
  * key; `--max-cost` / the `max-cost` input refuse a run above it before any request reaches the provider emulators.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -118,6 +119,23 @@ describe('batch-evals estimate (CLI)', { timeout: 30_000 }, () => {
     expect(r.stdout).toMatch(/^## ❌ batch-evals: Quickstart/);
     expect(e.openai.state.batches.size).toBeGreaterThan(0);
     expect(e.anthropic.state.batches.size).toBe(1);
+  });
+});
+
+describe('estimate with earlier outputs (CLI --reuse)', { timeout: 30_000 }, () => {
+  it('counts what reuse spares: a run keeps its outputs, and the estimate of the same suite sends none of its requests', async () => {
+    const e = await quickstartEmulators();
+    const store = join(mkdtempSync(join(tmpdir(), 'batch-evals-estimate-')), 'outputs.json');
+    const run = await cli(['run', QUICKSTART, '--openai-base-url', e.openai.url, '--anthropic-base-url', e.anthropic.url, '--poll-interval', '50ms', '--reuse', store]);
+    expect(run.code).toBe(1);
+    const r = await cli(['estimate', QUICKSTART, '--reuse', store], {});
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('14 cases, 0 distinct requests to send (14 more reused) in 0 batches');
+    expect(r.stdout).toMatch(/^openai:gpt-4\.1-mini +0 \(\+7 reused\) /m);
+    // What the 14 reused requests would cost, at the estimate's own figures: $0.0015 + $0.0047 (within rounding).
+    expect(r.stdout).toContain('- 14 requests reuse earlier outputs and are not sent: that saves $0.0063 at batch prices ($0.0125 real time), not in the totals.');
+    // The grading of model-graded assertions depends on the outputs and is still counted.
+    expect(r.stdout).toMatch(/^grading: openai:gpt-4\.1 \(rough\) +2 /m);
   });
 });
 
