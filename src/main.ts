@@ -189,10 +189,14 @@ async function resumeOne(inputs: Inputs, here: RunTarget, state: RunState, pr: n
   // The config at the pending commit: the checkout when it is that commit, else fetched through the API.
   const local = state.sha === github.context.sha && existsSync(state.configPath);
   const fetched = local ? undefined : await materializeConfigAt(github.getOctokit(inputs.token), { owner: here.owner, repo: here.repo, sha: state.sha, configPath: state.configPath }, actionLog);
+  // The submit sent only what earlier outputs did not answer: the rest is answered from them again, as far as this
+  // job's cache scope can read them (its own ref's; for a pull request, its base branch's, not the PR's own).
+  const outputs = inputs.reuse ? await earlierOutputs(target, state.suiteId) : undefined;
   try {
     const outcome = await evaluate({
       configPath: fetched?.configFile ?? state.configPath,
       credentials: inputs.credentials,
+      reuse: outputs?.earlier,
       maxWaitMs: inputs.maxWaitMs,
       minPassRate: inputs.minPassRate,
       maxRetries: inputs.maxRetries,

@@ -39,8 +39,9 @@ export interface EvalOptions {
    */
   attach?: RunState;
   /**
-   * Earlier outputs by request id: requests answered there are not sent (a resumed run collects what it submitted
-   * instead). The run's own answers are added, to be stored for the next run.
+   * Earlier outputs by request id: requests answered there are not sent. A resumed run (attach) answers from them
+   * too: its submit left out the requests it answered so, and collects only what it did submit. The run's own
+   * answers are added, to be stored for the next run.
    */
   reuse?: EarlierOutputs;
   /**
@@ -89,7 +90,7 @@ export async function evaluate(options: EvalOptions): Promise<EvalOutcome> {
   const generationSink = options.reuse ? recording(scorer, options.reuse) : scorer;
   const requestCount = plan.batches.reduce((n, b) => n + b.requests.length, 0);
   let reused = 0;
-  if (options.reuse && !options.attach) ({ batches: plan.batches, reused } = withoutReused(plan.batches, options.reuse, scorer));
+  if (options.reuse) ({ batches: plan.batches, reused } = withoutReused(plan.batches, options.reuse, scorer));
   markPromptCaching(plan.batches, plan.caching, log);
   plan.batches = splitBatches(plan.batches, suite.batch);
   stageEnd('plan');
@@ -119,7 +120,7 @@ export async function evaluate(options: EvalOptions): Promise<EvalOutcome> {
     for (const g of run.graders) if (g.isDefault) log.info(`model-graded assertions: graded by ${g.provider}:${g.model}, the default (set defaultTest.options.provider to choose another)`);
     log.info(`grading ${plural(awaiting.length, 'case')} with model-graded assertions: ${plural(run.requestCount, 'grading request')} in ${plural(run.batches.length, 'batch', 'batches')}`);
     let batches = run.batches;
-    if (options.reuse && !options.attach) batches = withoutReused(batches, options.reuse, run).batches;
+    if (options.reuse) batches = withoutReused(batches, options.reuse, run).batches;
     const phase = await runBatchPhase(splitBatches(batches, suite.batch), options.reuse ? recording(run, options.reuse) : run, phaseOptions);
     run.finish(scorer, phase.pending, phase.batchErrors);
     grading = { runs: phase.runs, cost: run.cost(suite.pricing) };

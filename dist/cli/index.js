@@ -22935,6 +22935,8 @@ __nccwpck_require__.d(x509_transport_state_browser_namespaceObject, {
 var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: external "node:util"
 var external_node_util_ = __nccwpck_require__(7975);
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
 // EXTERNAL MODULE: external "node:path"
@@ -22945,6 +22947,7 @@ var external_node_path_ = __nccwpck_require__(6760);
 
 class BatchLimitError extends Error {
 }
+const JSONL = { head: '', between: '', after: '\n', tail: '' };
 /** Bytes written to the file at a time. */
 const CHUNK_BYTES = 1024 * 1024;
 /**
@@ -22952,9 +22955,9 @@ const CHUNK_BYTES = 1024 * 1024;
  * from disk, so a 200 MB batch is never held in memory. The lines go through one buffer, reused: a stream would make
  * a Buffer of every line, and the allocator keeps their memory after the GC frees them.
  */
-async function writeJsonl(items, toLine, limits, label) {
+async function writeJsonl(items, toLine, limits, label, frame = JSONL) {
     const dir = await (0,promises_.mkdtemp)((0,external_node_path_.join)((0,external_node_os_.tmpdir)(), 'batch-evals-'));
-    const path = (0,external_node_path_.join)(dir, 'requests.jsonl');
+    const path = (0,external_node_path_.join)(dir, frame === JSONL ? 'requests.jsonl' : 'requests.json');
     const remove = () => (0,promises_.rm)(dir, { recursive: true, force: true });
     let lines = 0;
     let bytes = 0;
@@ -22963,24 +22966,31 @@ async function writeJsonl(items, toLine, limits, label) {
         file = await (0,promises_.open)(path, 'w');
         const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
         let used = 0;
-        for (const item of items) {
-            const line = `${JSON.stringify(toLine(item))}\n`;
-            const size = Buffer.byteLength(line);
-            lines++;
-            bytes += size;
-            if (lines > limits.maxRequests || bytes > limits.maxBytes) {
-                const limit = lines > limits.maxRequests ? `${limits.maxRequests.toLocaleString('en-US')} requests` : formatBytes(limits.maxBytes);
-                throw new BatchLimitError(`${label}: the batch passes the provider's limit of ${limit} per batch; splitting a suite across batches is not supported yet, so run fewer cases per suite`);
-            }
+        const put = async (text) => {
+            const size = Buffer.byteLength(text);
             if (used + size > buffer.length) {
                 await writeAll(file, buffer.subarray(0, used));
                 used = 0;
             }
             if (size > buffer.length)
-                await writeAll(file, Buffer.from(line));
+                await writeAll(file, Buffer.from(text));
             else
-                used += buffer.write(line, used);
+                used += buffer.write(text, used);
+        };
+        await put(frame.head);
+        bytes += Buffer.byteLength(frame.head) + Buffer.byteLength(frame.tail);
+        for (const item of items) {
+            const line = `${lines > 0 ? frame.between : ''}${JSON.stringify(toLine(item))}${frame.after}`;
+            const size = Buffer.byteLength(line);
+            lines++;
+            bytes += size;
+            if (lines > limits.maxRequests || bytes > limits.maxBytes) {
+                const limit = lines > limits.maxRequests ? `${limits.maxRequests.toLocaleString('en-US')} requests` : formatBytes(limits.maxBytes);
+                throw new BatchLimitError(`${label}: the batch passes the provider's limit of ${limit} per batch`);
+            }
+            await put(line);
         }
+        await put(frame.tail);
         await writeAll(file, buffer.subarray(0, used));
         await file.close();
     }
@@ -23034,8 +23044,11 @@ async function* responseLines(response) {
 ;// CONCATENATED MODULE: ./src/batch/anthropic.ts
 
 
+
 const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
 const ANTHROPIC_LIMITS = { maxRequests: 100_000, maxBytes: 256 * 1024 * 1024 };
+/** A Message Batch's body: one JSON document holding the requests. */
+const ANTHROPIC_BODY = { head: '{"requests":[', between: ',', after: '', tail: ']}' };
 /** The Messages API requires max_tokens; promptfoo sends this much when a suite sets none. */
 const ANTHROPIC_DEFAULT_MAX_TOKENS = 1024;
 /** Anthropic's Message Batches: the requests go up in one JSON body, the results come back as a JSONL stream. */
@@ -23062,19 +23075,23 @@ class AnthropicBatchProvider {
         if (requests.length > ANTHROPIC_LIMITS.maxRequests) {
             throw new BatchLimitError(`${label}: ${requests.length.toLocaleString('en-US')} requests, more than the ${ANTHROPIC_LIMITS.maxRequests.toLocaleString('en-US')} a Message Batch takes`);
         }
-        const body = requests.map(toBatchRequest);
-        // The size of the body the SDK sends, {"requests":[r1,r2,...]}: every request, a comma between two, the envelope.
-        const bytes = body.reduce((n, r) => n + Buffer.byteLength(JSON.stringify(r)), Buffer.byteLength('{"requests":[]}') + Math.max(0, body.length - 1));
-        if (bytes > ANTHROPIC_LIMITS.maxBytes) {
-            throw new BatchLimitError(`${label}: ${(bytes / 2 ** 20).toFixed(0)} MB of requests, more than the 256 MB a Message Batch takes`);
+        // The body, {"requests":[r1,r2,...]}, is written to disk a request at a time and sent from there: as an object,
+        // the SDK would hold it three times over (the requests, their JSON text, its bytes), some 700 MB for a full batch.
+        const file = await writeJsonl(requests, toBatchRequest, ANTHROPIC_LIMITS, label, ANTHROPIC_BODY);
+        try {
+            if (requests.some((r) => r.params.max_tokens === undefined)) {
+                this.#log.info(`${label}: max_tokens not set in the provider config; sending ${ANTHROPIC_DEFAULT_MAX_TOKENS} (the API requires it)`);
+            }
+            const cached = requests.reduce((n, r) => n + (r.cachePrefix ? 1 : 0), 0);
+            this.#log.info(`${label}: sending ${requests.length} requests (${(file.bytes / 1e6).toFixed(2)} MB)${cached ? `, ${cached} with a prompt-cache breakpoint` : ''}`);
+            // A disk-backed Blob is sent as it is read, and read again by the SDK's retries (a stream could not be).
+            const body = await (0,external_node_fs_.openAsBlob)(file.path, { type: 'application/json' });
+            const batch = await (await this.#batches()).create({ requests: [] }, { body });
+            return { provider: 'anthropic', batchId: batch.id, requestCount: requests.length, submittedAt: batch.created_at };
         }
-        if (requests.some((r) => r.params.max_tokens === undefined)) {
-            this.#log.info(`${label}: max_tokens not set in the provider config; sending ${ANTHROPIC_DEFAULT_MAX_TOKENS} (the API requires it)`);
+        finally {
+            await file.remove();
         }
-        const cached = requests.reduce((n, r) => n + (r.cachePrefix ? 1 : 0), 0);
-        this.#log.info(`${label}: sending ${requests.length} requests (${(bytes / 1e6).toFixed(2)} MB)${cached ? `, ${cached} with a prompt-cache breakpoint` : ''}`);
-        const batch = await (await this.#batches()).create({ requests: body });
-        return { provider: 'anthropic', batchId: batch.id, requestCount: requests.length, submittedAt: batch.created_at };
     }
     async status(handle) {
         const batch = await (await this.#batches()).retrieve(handle.batchId);
@@ -23208,8 +23225,6 @@ function usageOf(usage) {
     };
 }
 
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(3024);
 ;// CONCATENATED MODULE: external "node:timers/promises"
 const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 ;// CONCATENATED MODULE: ./node_modules/openai/internal/tslib.mjs
@@ -59720,12 +59735,13 @@ async function estimateSuite(configPath, settings, onWarnings) {
     const { suite, warnings } = loadSuite(configPath);
     onWarnings?.(warnings);
     const plan = buildPlan(suite);
+    const reused = settings.earlier?.reusableIds(plan.batches) ?? settings.reused;
     plan.batches = splitBatches(plan.batches, suite.batch);
-    return estimateOf(plan, suite, settings);
+    return estimateOf(plan, suite, { ...settings, reused });
 }
 async function estimateOf(plan, suite, settings) {
     const estimate = await estimatePlan(plan, { pricing: suite.pricing, outputTokens: settings.outputTokens, reused: settings.reused });
-    return { estimate, heading: { title: suite.description ?? suite.file, batches: plan.batches.length, outputOption: settings.outputOption } };
+    return { estimate, heading: { title: suite.description ?? suite.file, batches: plan.batches.filter((b) => b.requests.some((r) => !settings.reused?.has(r.id))).length, outputOption: settings.outputOption } };
 }
 /** A run refused by `max-cost`: nothing was sent. */
 class OverBudgetError extends Error {
@@ -60763,6 +60779,16 @@ class EarlierOutputs {
     get size() {
         return this.#earlier.size;
     }
+    /** The ids of the requests in these batches that an earlier answer would spare (for the estimate; nothing is marked used). */
+    reusableIds(batches) {
+        const ids = new Set();
+        for (const batch of batches)
+            if (batch.reuse !== false)
+                for (const r of batch.requests)
+                    if (this.#earlier.has(r.id))
+                        ids.add(r.id);
+        return ids;
+    }
     /** The earlier answer to this request, as a result flagged `reused`; undefined when there is none. */
     reuse(id) {
         const stored = this.#earlier.get(id);
@@ -61558,7 +61584,7 @@ async function evaluate(options) {
     const generationSink = options.reuse ? recording(scorer, options.reuse) : scorer;
     const requestCount = plan.batches.reduce((n, b) => n + b.requests.length, 0);
     let reused = 0;
-    if (options.reuse && !options.attach)
+    if (options.reuse)
         ({ batches: plan.batches, reused } = withoutReused(plan.batches, options.reuse, scorer));
     markPromptCaching(plan.batches, plan.caching, log);
     plan.batches = splitBatches(plan.batches, suite.batch);
@@ -61588,7 +61614,7 @@ async function evaluate(options) {
                 log.info(`model-graded assertions: graded by ${g.provider}:${g.model}, the default (set defaultTest.options.provider to choose another)`);
         log.info(`grading ${plural(awaiting.length, 'case')} with model-graded assertions: ${plural(run.requestCount, 'grading request')} in ${plural(run.batches.length, 'batch', 'batches')}`);
         let batches = run.batches;
-        if (options.reuse && !options.attach)
+        if (options.reuse)
             batches = withoutReused(batches, options.reuse, run).batches;
         const phase = await runBatchPhase(splitBatches(batches, suite.batch), options.reuse ? recording(run, options.reuse) : run, phaseOptions);
         run.finish(scorer, phase.pending, phase.batchErrors);
@@ -61733,7 +61759,7 @@ async function writeOutputsFile(path, outputs) {
 
 
 const USAGE = `usage: batch-evals run <config.yaml> [options]
-       batch-evals estimate <config.yaml> [--output-tokens <n>] [--max-cost <usd>]
+       batch-evals estimate <config.yaml> [--output-tokens <n>] [--max-cost <usd>] [--reuse <file>]
 
 run: runs an eval suite through the providers' batch APIs and prints the report as markdown.
 estimate: counts the tokens of what run would send, sending nothing (no API key needed), and prints the expected
@@ -61793,7 +61819,7 @@ async function main(argv) {
         return 2;
     }
     if (command === 'estimate')
-        return estimate(configPath, values['output-tokens'], values['max-cost']);
+        return estimate(configPath, values['output-tokens'], values['max-cost'], values.reuse);
     if (process.env.OPENAI_BASE_URL && !values['openai-base-url']) {
         consoleLogger.warning('OPENAI_BASE_URL is set but ignored: pass --openai-base-url to use another endpoint');
     }
@@ -61865,9 +61891,9 @@ async function main(argv) {
     }
 }
 /** `batch-evals estimate`: the plan's tokens and cost, nothing sent; exit 4 when above --max-cost. */
-async function estimate(configPath, outputTokens, maxCostText) {
+async function estimate(configPath, outputTokens, maxCostText, reuseFile) {
     try {
-        const settings = estimateSettings(outputTokens);
+        const settings = { ...estimateSettings(outputTokens), earlier: reuseFile ? await readOutputsFile(reuseFile, consoleLogger) : undefined };
         const maxCost = maxCostText === undefined ? undefined : usage(() => parseMaxCost(maxCostText, '--max-cost'));
         const { estimate, heading } = await estimateSuite(configPath, settings, (warnings) => {
             for (const w of warnings)

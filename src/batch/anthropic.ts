@@ -1,12 +1,15 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import type { ChatMessage } from '../config/types.ts';
 import type { Logger } from '../logger.ts';
-import { BatchLimitError } from './jsonl-file.ts';
+import { openAsBlob } from 'node:fs';
+import { BatchLimitError, writeJsonl, type Frame } from './jsonl-file.ts';
 import { responseLines } from './lines.ts';
 import type { BatchHandle, BatchProvider, BatchRequest, BatchStatus, CachePrefix, RequestResult, Usage } from './types.ts';
 
 export const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
 export const ANTHROPIC_LIMITS = { maxRequests: 100_000, maxBytes: 256 * 1024 * 1024 };
+/** A Message Batch's body: one JSON document holding the requests. */
+const ANTHROPIC_BODY: Frame = { head: '{"requests":[', between: ',', after: '', tail: ']}' };
 /** The Messages API requires max_tokens; promptfoo sends this much when a suite sets none. */
 export const ANTHROPIC_DEFAULT_MAX_TOKENS = 1024;
 
@@ -45,19 +48,22 @@ export class AnthropicBatchProvider implements BatchProvider {
     if (requests.length > ANTHROPIC_LIMITS.maxRequests) {
       throw new BatchLimitError(`${label}: ${requests.length.toLocaleString('en-US')} requests, more than the ${ANTHROPIC_LIMITS.maxRequests.toLocaleString('en-US')} a Message Batch takes`);
     }
-    const body = requests.map(toBatchRequest);
-    // The size of the body the SDK sends, {"requests":[r1,r2,...]}: every request, a comma between two, the envelope.
-    const bytes = body.reduce((n, r) => n + Buffer.byteLength(JSON.stringify(r)), Buffer.byteLength('{"requests":[]}') + Math.max(0, body.length - 1));
-    if (bytes > ANTHROPIC_LIMITS.maxBytes) {
-      throw new BatchLimitError(`${label}: ${(bytes / 2 ** 20).toFixed(0)} MB of requests, more than the 256 MB a Message Batch takes`);
+    // The body, {"requests":[r1,r2,...]}, is written to disk a request at a time and sent from there: as an object,
+    // the SDK would hold it three times over (the requests, their JSON text, its bytes), some 700 MB for a full batch.
+    const file = await writeJsonl(requests, toBatchRequest, ANTHROPIC_LIMITS, label, ANTHROPIC_BODY);
+    try {
+      if (requests.some((r) => r.params.max_tokens === undefined)) {
+        this.#log.info(`${label}: max_tokens not set in the provider config; sending ${ANTHROPIC_DEFAULT_MAX_TOKENS} (the API requires it)`);
+      }
+      const cached = requests.reduce((n, r) => n + (r.cachePrefix ? 1 : 0), 0);
+      this.#log.info(`${label}: sending ${requests.length} requests (${(file.bytes / 1e6).toFixed(2)} MB)${cached ? `, ${cached} with a prompt-cache breakpoint` : ''}`);
+      // A disk-backed Blob is sent as it is read, and read again by the SDK's retries (a stream could not be).
+      const body = await openAsBlob(file.path, { type: 'application/json' });
+      const batch = await (await this.#batches()).create({ requests: [] }, { body });
+      return { provider: 'anthropic', batchId: batch.id, requestCount: requests.length, submittedAt: batch.created_at };
+    } finally {
+      await file.remove();
     }
-    if (requests.some((r) => r.params.max_tokens === undefined)) {
-      this.#log.info(`${label}: max_tokens not set in the provider config; sending ${ANTHROPIC_DEFAULT_MAX_TOKENS} (the API requires it)`);
-    }
-    const cached = requests.reduce((n, r) => n + (r.cachePrefix ? 1 : 0), 0);
-    this.#log.info(`${label}: sending ${requests.length} requests (${(bytes / 1e6).toFixed(2)} MB)${cached ? `, ${cached} with a prompt-cache breakpoint` : ''}`);
-    const batch = await (await this.#batches()).create({ requests: body });
-    return { provider: 'anthropic', batchId: batch.id, requestCount: requests.length, submittedAt: batch.created_at };
   }
 
   async status(handle: BatchHandle): Promise<BatchStatus> {

@@ -16,6 +16,18 @@ export interface JsonlFile {
   remove(): Promise<void>;
 }
 
+/** How the items are laid out: JSON Lines (OpenAI's batch file), or one JSON document around them (Anthropic's body). */
+export interface Frame {
+  head: string;
+  /** Before every item but the first. */
+  between: string;
+  /** After every item. */
+  after: string;
+  tail: string;
+}
+
+export const JSONL: Frame = { head: '', between: '', after: '\n', tail: '' };
+
 /** Bytes written to the file at a time. */
 const CHUNK_BYTES = 1024 * 1024;
 
@@ -24,9 +36,9 @@ const CHUNK_BYTES = 1024 * 1024;
  * from disk, so a 200 MB batch is never held in memory. The lines go through one buffer, reused: a stream would make
  * a Buffer of every line, and the allocator keeps their memory after the GC frees them.
  */
-export async function writeJsonl<T>(items: Iterable<T>, toLine: (item: T) => unknown, limits: BatchLimits, label: string): Promise<JsonlFile> {
+export async function writeJsonl<T>(items: Iterable<T>, toLine: (item: T) => unknown, limits: BatchLimits, label: string, frame: Frame = JSONL): Promise<JsonlFile> {
   const dir = await mkdtemp(join(tmpdir(), 'batch-evals-'));
-  const path = join(dir, 'requests.jsonl');
+  const path = join(dir, frame === JSONL ? 'requests.jsonl' : 'requests.json');
   const remove = () => rm(dir, { recursive: true, force: true });
   let lines = 0;
   let bytes = 0;
@@ -35,24 +47,31 @@ export async function writeJsonl<T>(items: Iterable<T>, toLine: (item: T) => unk
     file = await open(path, 'w');
     const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
     let used = 0;
+    const put = async (text: string) => {
+      const size = Buffer.byteLength(text);
+      if (used + size > buffer.length) {
+        await writeAll(file!, buffer.subarray(0, used));
+        used = 0;
+      }
+      if (size > buffer.length) await writeAll(file!, Buffer.from(text));
+      else used += buffer.write(text, used);
+    };
+    await put(frame.head);
+    bytes += Buffer.byteLength(frame.head) + Buffer.byteLength(frame.tail);
     for (const item of items) {
-      const line = `${JSON.stringify(toLine(item))}\n`;
+      const line = `${lines > 0 ? frame.between : ''}${JSON.stringify(toLine(item))}${frame.after}`;
       const size = Buffer.byteLength(line);
       lines++;
       bytes += size;
       if (lines > limits.maxRequests || bytes > limits.maxBytes) {
         const limit = lines > limits.maxRequests ? `${limits.maxRequests.toLocaleString('en-US')} requests` : formatBytes(limits.maxBytes);
         throw new BatchLimitError(
-          `${label}: the batch passes the provider's limit of ${limit} per batch; splitting a suite across batches is not supported yet, so run fewer cases per suite`,
+          `${label}: the batch passes the provider's limit of ${limit} per batch`,
         );
       }
-      if (used + size > buffer.length) {
-        await writeAll(file, buffer.subarray(0, used));
-        used = 0;
-      }
-      if (size > buffer.length) await writeAll(file, Buffer.from(line));
-      else used += buffer.write(line, used);
+      await put(line);
     }
+    await put(frame.tail);
     await writeAll(file, buffer.subarray(0, used));
     await file.close();
   } catch (err) {

@@ -630,7 +630,7 @@ describe('batch limits', () => {
     const error = await provider.submit(requests, METADATA).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(BatchLimitError);
-    expect((error as Error).message).toBe('anthropic:claude-haiku-4-5: 270 MB of requests, more than the 256 MB a Message Batch takes');
+    expect((error as Error).message).toBe("anthropic:claude-haiku-4-5: the batch passes the provider's limit of 256 MB per batch");
     expect(emulator.state.requests).toEqual([]);
   }, 30_000);
 
@@ -683,7 +683,7 @@ describe('batch limits', () => {
 
         const error = await provider.submit(requestsOfBodySize(LIMIT + 1, count), METADATA).catch((e: unknown) => e);
         expect(error).toBeInstanceOf(BatchLimitError);
-        expect((error as Error).message).toMatch(/^anthropic:claude-haiku-4-5: 0 MB of requests, more than the 256 MB a Message Batch takes$/);
+        expect((error as Error).message).toBe(`anthropic:claude-haiku-4-5: the batch passes the provider's limit of ${LIMIT.toLocaleString('en-US')} bytes per batch`);
         expect(calls(emulator)).toEqual(['POST /v1/messages/batches 200']);
       });
     }
