@@ -88,16 +88,17 @@ async function runSuite(inputs: Inputs): Promise<string[]> {
 
 /**
  * The outputs earlier runs of this suite left in the Actions cache: this branch's (or pull request's) and, for a
- * pull request, its base branch's, where every request the PR did not change was answered already.
+ * pull request, its base branch's, where every request the PR did not change was answered already. With `branches`,
+ * those instead (a resume job reads what its own cache scope can).
  */
-async function earlierOutputs(target: RunTarget | undefined, suiteId: string) {
+async function earlierOutputs(target: RunTarget | undefined, suiteId: string, branches?: string[]) {
   const cache = new OutputsCache(actionLog);
   if (!target || !cache.available()) {
     actionLog.info('reuse: the Actions cache is not available to this run, so every request is sent');
     return undefined;
   }
   const saveAs = stateRef(target);
-  const earlier = await cache.restore(suiteId, [saveAs, ...(target.pr ? [target.pr.baseRef] : [])]);
+  const earlier = await cache.restore(suiteId, branches ?? [saveAs, ...(target.pr ? [target.pr.baseRef] : [])]);
   return { cache, earlier, saveAs };
 }
 
@@ -191,7 +192,7 @@ async function resumeOne(inputs: Inputs, here: RunTarget, state: RunState, pr: n
   const fetched = local ? undefined : await materializeConfigAt(github.getOctokit(inputs.token), { owner: here.owner, repo: here.repo, sha: state.sha, configPath: state.configPath }, actionLog);
   // The submit sent only what earlier outputs did not answer: the rest is answered from them again, as far as this
   // job's cache scope can read them (its own ref's; for a pull request, its base branch's, not the PR's own).
-  const outputs = inputs.reuse ? await earlierOutputs(target, state.suiteId) : undefined;
+  const outputs = inputs.reuse ? await earlierOutputs(target, state.suiteId, [target.pr?.baseRef ?? stateRef(target)]) : undefined;
   try {
     const outcome = await evaluate({
       configPath: fetched?.configFile ?? state.configPath,
@@ -204,6 +205,9 @@ async function resumeOne(inputs: Inputs, here: RunTarget, state: RunState, pr: n
       log: actionLog,
       onWarnings: (warnings) => annotateWarnings(warnings, fetched?.dir),
     });
+    // Kept for the next run under the run's own ref (a pull request's, written to this job's scope, which the pull
+    // request's runs read as their base branch's).
+    if (outputs && outcome.status !== 'pending') await outputs.cache.save(state.suiteId, outputs.saveAs, outputs.earlier);
     return await publishRun({ outcome, configPath: state.configPath, suiteId: state.suiteId, target, token: inputs.token, resultsFile: inputs.resultsFile, failOnRegression: inputs.failOnRegression, previous: state, sourceRoot: fetched?.dir, log: actionLog });
   } finally {
     await fetched?.cleanup();

@@ -1,9 +1,10 @@
 /**
  * Reusing earlier outputs as a user of the action sees it: `node src/index.ts` in a child process with the runner's
- * environment for `push` and `pull_request` events, against the OpenAI Batch API, GitHub REST and Actions cache
- * emulators over real HTTP, with the real @actions/cache. A push to main keeps its outputs in main's cache scope;
- * a pull request reads them (a PR may read its base branch's scope), sends only the requests it changed, and says
- * in its comment what was reused and what that saved. `reuse: false` and a damaged entry send everything.
+ * environment for `push`, `pull_request` and `schedule` events, against the OpenAI Batch API, GitHub REST and Actions
+ * cache emulators over real HTTP, with the real @actions/cache. A push to main keeps its outputs in main's cache
+ * scope; a pull request reads them (a PR may read its base branch's scope), sends only the requests it changed, and
+ * says in its comment what was reused and what that saved. `reuse: false` and a damaged entry send everything. A
+ * submit that reused outputs is finished, by a re-run of its commit or a scheduled resume, with the reused answers.
  */
 import * as cache from '@actions/cache';
 import { createHash, randomBytes } from 'node:crypto';
@@ -284,7 +285,11 @@ describe('reusing earlier outputs through the Actions cache, end to end', { time
     expect(s.comment()).not.toContain('Reused earlier outputs');
 
     // 3. Nothing changed since: the PR's own entry answers every request. No batch, no request to the provider.
-    const again = await s.run('pull_request', CHANGED);
+    // Its provider takes over a second per batch, so a run that submitted anything would wait for the action's
+    // second poll, 5 s after the first.
+    const slowProvider = await startOpenAIEmulator({ script: SCRIPT });
+    closers.push(slowProvider);
+    const again = await s.run('pull_request', CHANGED, {}, slowProvider);
     expect(again.errors).toEqual([]);
     expect(again.warnings).toEqual([]);
     expect(again.code).toBe(0);
@@ -293,7 +298,6 @@ describe('reusing earlier outputs through the Actions cache, end to end', { time
     expect(again.outputs['batch-ids']).toBe('');
     expect(again.lines).toContain(`earlier outputs: ${2 * N} from ${prEntry.key}`);
     expect(again.lines).toContain(`Reuse suite: ${2 * N} cases, ${2 * N} distinct requests (${2 * N} answered from earlier outputs, 0 to send) in 0 batches`);
-    // Quickly: well within the action's first poll interval (5 s) that a submitted batch would wait for.
     expect(again.elapsedMs).toBeLessThan(5_000);
     expect(counts(again)).toEqual(counts(fresh));
     expect(verdicts(again)).toEqual(verdicts(fresh));
@@ -303,9 +307,10 @@ describe('reusing earlier outputs through the Actions cache, end to end', { time
       `♻️ **Reused earlier outputs** (the same requests, answered before): openai:gpt-4.1-mini ${N} of ${N} cases (0 sent) · openai:gpt-4.1-nano ${N} of ${N} cases (0 sent). Saved $${all.toFixed(4)} at batch prices.`,
     );
 
-    // Main never sees the PR's entry: the next push on main reads main's own, and sends the test main does not have.
+    // The next push on main reads main's own entry only, and sends nothing.
     const mainAgain = await s.run('push', QUESTIONS);
     expect(mainAgain.code).toBe(0);
+    expect(mainAgain.outputLookups).toEqual([OUTPUTS_PREFIX('main')]);
     expect(mainAgain.providerRequests).toEqual([]);
     expect(mainAgain.lines).toContain(`earlier outputs: ${2 * N} from ${mainEntry.key}`);
     expect(s.outputEntries().map((e) => e.scope)).toEqual([MAIN_REF, PR_REF, PR_REF, MAIN_REF]);
@@ -337,7 +342,7 @@ describe('reusing earlier outputs through the Actions cache, end to end', { time
     expect(pr.results.summary.total.reused).toBe(0);
     expect(s.comment()).not.toContain('Reused earlier outputs');
     expect(counts(pr)).toEqual({ passed: String(2 * N - 2), failed: '2', 'pass-rate': '0.8333', status: 'completed' });
-    // What it sent it keeps in its own scope, and its next run reuses that.
+    // What it sent it keeps in its own scope.
     expect(pr.savedOutputs).toMatchObject([{ scope: PR_REF }]);
 
     // An archive that does not extract: @actions/cache says so and misses; every request is sent.
@@ -397,7 +402,9 @@ describe('reusing earlier outputs through the Actions cache, end to end', { time
     expect(s.comment()).toContain(
       `♻️ **Reused earlier outputs** (the same requests, answered before): openai:gpt-4.1-mini ${N - 1} of ${N} cases (1 sent) · openai:gpt-4.1-nano ${N - 1} of ${N} cases (1 sent).`,
     );
-    // A re-run on the PR keeps what it used in the PR's scope; the resume on main keeps nothing.
-    expect(done.savedOutputs.map((e) => e.scope)).toEqual(finish === 're-run' ? [PR_REF] : []);
+    // A re-run on the PR keeps what it used in the PR's scope; the resume job on main keeps it under the PR's key
+    // in main's scope, which the PR's next runs read as their base branch's.
+    expect(done.savedOutputs.map((e) => e.scope)).toEqual(finish === 're-run' ? [PR_REF] : [MAIN_REF]);
+    expect(done.savedOutputs[0].key).toMatch(/^batch-evals-outputs-[0-9a-f]{12}-pull-\d+-/);
   });
 });

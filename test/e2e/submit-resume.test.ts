@@ -329,10 +329,12 @@ describe('submit and resume, end to end', { timeout: 90_000 }, () => {
     s.advance(IN_PROGRESS_MS);
     const resume = await s.run({ kind: 'schedule' }, { mode: 'resume', 'max-wait': '2m' });
 
-    // It could not read the PR's cache (its token reads main only), and found the run through the comment.
+    // It could not read the PR's cache (its token reads main only), and found the run through the comment. It reads
+    // main's earlier outputs, the PR's base branch's, for what the submit answered from them (none were kept here).
     const cacheReads = resume.cacheRequests.filter((q) => q.operation === 'GetCacheEntryDownloadURL');
     expect(cacheReads.map((q) => [q.body?.key, q.scopes])).toEqual([
       [`batch-evals-state-${SUITE_ID}-main-`, [{ Scope: MAIN_REF, Permission: 3 }]],
+      [`batch-evals-outputs-${SUITE_ID}-main-`, [{ Scope: MAIN_REF, Permission: 3 }]],
       [`batch-evals-baseline-${SUITE_ID}-main-`, [{ Scope: MAIN_REF, Permission: 3 }]],
     ]);
     expect(resume.lines).toContain(`::group::resume: PR suite at bbbbbbbbbbbb (#${PR})`);
