@@ -55813,7 +55813,7 @@ const GRADED_ALIASES = {
  * The graded assertions promptfoo negates with `not-`. Its other graders ignore the prefix (`not-factuality` is
  * graded as `factuality`), so batch-evals refuses a negated one rather than run it the other way round.
  */
-const NEGATABLE_GRADED = ['llm-rubric', 'similar'];
+const NEGATABLE_GRADED = ['llm-rubric', 'g-eval', 'similar'];
 /** Every type name a graded assertion may be written with, without `not-`. */
 const GRADED_TYPE_NAMES = [...GRADED_ASSERTIONS, ...Object.keys(GRADED_ALIASES)];
 /** Whether `base` (a type without `not-`, aliases resolved) is one batch-evals grades with a model. */
@@ -55876,7 +55876,7 @@ function checkAssertionType(written) {
             return {
                 ok: false,
                 message: `assertion type '${written}' cannot be negated: promptfoo ignores the not- of ${name} (it grades it as ${name}); ` +
-                    `among the model-graded assertions only ${NEGATABLE_GRADED.map((t) => `not-${t}`).join(' and ')} are negated`,
+                    `among the model-graded assertions only ${NEGATABLE_GRADED.map((t) => `not-${t}`).join(', ')} are negated`,
             };
         }
         return { ok: true, base, negate };
@@ -57965,6 +57965,9 @@ class GraderResolver {
             const rubricPrompt = this.#rubricPrompt(slots('rubricPrompt'));
             if (rubricPrompt !== undefined)
                 graded.rubricPrompt = rubricPrompt;
+            const scores = a.type === 'factuality' ? (test?.factuality ?? this.#suiteOptions?.factuality) : undefined;
+            if (scores)
+                graded.factualityScores = scores;
         }
         return graded;
     }
@@ -58369,6 +58372,12 @@ const schema = {
                         transform: { type: 'string' },
                         provider: { $ref: '#/definitions/grader' },
                         rubricPrompt: { $ref: '#/definitions/rubricPrompt' },
+                        factuality: {
+                            type: 'object',
+                            additionalProperties: false,
+                            description: "factuality: the score of each category (promptfoo's options.factuality); a category scoring above 0 passes. Defaults: 1, except disagree 0.",
+                            properties: Object.fromEntries(['subset', 'superset', 'agree', 'disagree', 'differButFactual'].map((k) => [k, { type: 'number', minimum: 0 }])),
+                        },
                     },
                 },
             },
@@ -58674,7 +58683,7 @@ function buildTests(raw, defaults, providers = []) {
         const d = defaults?.value ?? {};
         const v = t?.value ?? {};
         const options = t && gradingOptions(t);
-        const ownGrading = options !== undefined && (options.provider !== undefined || options.rubricPrompt !== undefined);
+        const ownGrading = options !== undefined && (options.provider !== undefined || options.rubricPrompt !== undefined || options.factuality !== undefined);
         return {
             description: v.description,
             vars: { ...resolveVarFiles(d.vars, defaults), ...resolveVarFiles(v.vars, t) },
@@ -58694,7 +58703,7 @@ function buildTests(raw, defaults, providers = []) {
 }
 function gradingOptions(test) {
     const options = test.value.options;
-    return { provider: options?.provider, rubricPrompt: options?.rubricPrompt, source: test.source, path: [...test.path, 'options'] };
+    return { provider: options?.provider, rubricPrompt: options?.rubricPrompt, factuality: options?.factuality, source: test.source, path: [...test.path, 'options'] };
 }
 function normaliseAssertions(test, issues) {
     return (test.value.assert ?? []).flatMap((a, i) => {
@@ -60295,8 +60304,9 @@ function matchingBrace(text, start) {
 
 
 
+
 /** Model-graded types promptfoo negates with `not-` (the others ignore the prefix there; batch-evals refuses it). */
-const NEGATABLE_MODEL_GRADED_TYPES = new Set(['llm-rubric', 'g-eval', 'similar']);
+const NEGATABLE_MODEL_GRADED_TYPES = new Set(NEGATABLE_GRADED);
 const NOT_NEGATABLE = new Set(['factuality', 'model-graded-factuality', 'model-graded-closedqa', 'answer-relevance']);
 /**
  * For the config loader: why `not-<type>` cannot be used, for a model-graded type promptfoo does not negate, else
@@ -60736,7 +60746,7 @@ class GradingRun {
             const [output, ...expected] = vectors;
             return similarVerdict(task.assertion, output, expected);
         }
-        return parseVerdict(task.assertion, results[0].text);
+        return parseVerdict(task.assertion, results[0].text, { factuality: task.assertion.factualityScores });
     }
     /** The cost of the grading requests answered, at batch and real-time prices. */
     cost(pricing) {

@@ -35,7 +35,7 @@ export const GRADED_ALIASES: Record<string, string> = {
  * The graded assertions promptfoo negates with `not-`. Its other graders ignore the prefix (`not-factuality` is
  * graded as `factuality`), so batch-evals refuses a negated one rather than run it the other way round.
  */
-export const NEGATABLE_GRADED: readonly string[] = ['llm-rubric', 'similar'];
+export const NEGATABLE_GRADED: readonly string[] = ['llm-rubric', 'g-eval', 'similar'];
 
 /** Every type name a graded assertion may be written with, without `not-`. */
 export const GRADED_TYPE_NAMES: readonly string[] = [...GRADED_ASSERTIONS, ...Object.keys(GRADED_ALIASES)];
@@ -105,7 +105,7 @@ export function checkAssertionType(written: string): AssertionTypeVerdict {
         ok: false,
         message:
           `assertion type '${written}' cannot be negated: promptfoo ignores the not- of ${name} (it grades it as ${name}); ` +
-          `among the model-graded assertions only ${NEGATABLE_GRADED.map((t) => `not-${t}`).join(' and ')} are negated`,
+          `among the model-graded assertions only ${NEGATABLE_GRADED.map((t) => `not-${t}`).join(', ')} are negated`,
       };
     }
     return { ok: true, base, negate };

@@ -51,10 +51,12 @@ export interface WrittenAssertion {
   path: KeyPath;
 }
 
-/** The grading options of a test (or of defaultTest): its `options.provider` and `options.rubricPrompt`. */
+/** The grading options of a test (or of defaultTest): its `options.provider`, `options.rubricPrompt` and `options.factuality`. */
 export interface GradingOptions {
   provider?: unknown;
   rubricPrompt?: unknown;
+  /** Checked by the schema: category name -> score. */
+  factuality?: Assertion['factualityScores'];
   source: YamlSource;
   path: KeyPath;
 }
@@ -104,6 +106,8 @@ export class GraderResolver {
       if (a.type === 'answer-relevance') graded.embeddingGrader = this.#grader('embedding', providers, needs);
       const rubricPrompt = this.#rubricPrompt(slots('rubricPrompt'));
       if (rubricPrompt !== undefined) graded.rubricPrompt = rubricPrompt;
+      const scores = a.type === 'factuality' ? (test?.factuality ?? this.#suiteOptions?.factuality) : undefined;
+      if (scores) graded.factualityScores = scores;
     }
     return graded;
   }

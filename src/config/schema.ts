@@ -213,6 +213,12 @@ export const schema = {
             transform: { type: 'string' },
             provider: { $ref: '#/definitions/grader' },
             rubricPrompt: { $ref: '#/definitions/rubricPrompt' },
+            factuality: {
+              type: 'object',
+              additionalProperties: false,
+              description: "factuality: the score of each category (promptfoo's options.factuality); a category scoring above 0 passes. Defaults: 1, except disagree 0.",
+              properties: Object.fromEntries(['subset', 'superset', 'agree', 'disagree', 'differButFactual'].map((k) => [k, { type: 'number', minimum: 0 }])),
+            },
           },
         },
       },

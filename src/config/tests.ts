@@ -22,7 +22,7 @@ export interface RawTestValue {
   threshold?: number;
   metadata?: Record<string, unknown>;
   /** `provider` and `rubricPrompt`: the grader and grading prompt of the test's model-graded assertions. */
-  options?: { transform?: string; provider?: unknown; rubricPrompt?: unknown };
+  options?: { transform?: string; provider?: unknown; rubricPrompt?: unknown; factuality?: Record<string, number> };
 }
 
 export interface RawAssertion {
@@ -93,7 +93,7 @@ export function buildTests(raw: RawTest[], defaults: RawTest | undefined, provid
     const d = defaults?.value ?? {};
     const v = t?.value ?? {};
     const options = t && gradingOptions(t);
-    const ownGrading = options !== undefined && (options.provider !== undefined || options.rubricPrompt !== undefined);
+    const ownGrading = options !== undefined && (options.provider !== undefined || options.rubricPrompt !== undefined || options.factuality !== undefined);
     return {
       description: v.description,
       vars: { ...resolveVarFiles(d.vars, defaults), ...resolveVarFiles(v.vars, t) },
@@ -113,7 +113,7 @@ export function buildTests(raw: RawTest[], defaults: RawTest | undefined, provid
 
 function gradingOptions(test: RawTest): GradingOptions {
   const options = test.value.options;
-  return { provider: options?.provider, rubricPrompt: options?.rubricPrompt, source: test.source, path: [...test.path, 'options'] };
+  return { provider: options?.provider, rubricPrompt: options?.rubricPrompt, factuality: options?.factuality, source: test.source, path: [...test.path, 'options'] };
 }
 
 function normaliseAssertions(test: RawTest, issues: ConfigIssue[]): WrittenAssertion[] {

@@ -23,6 +23,8 @@ export interface Assertion {
    * output with the input, as promptfoo does (its `provider.embedding`, else the default embeddings model).
    */
   embeddingGrader?: GraderSpec;
+  /** factuality: the score of each category (promptfoo's `options.factuality`); a category above 0 passes. */
+  factualityScores?: Partial<Record<'subset' | 'superset' | 'agree' | 'disagree' | 'differButFactual', number>>;
   /** Model-graded assertions: the suite's own grading prompt (promptfoo's `rubricPrompt`), in place of ours. */
   rubricPrompt?: string | ChatMessage[];
   location?: SourceLocation;

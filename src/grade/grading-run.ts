@@ -155,7 +155,7 @@ export class GradingRun implements ResultSink {
       const [output, ...expected] = vectors as number[][];
       return similarVerdict(task.assertion, output, expected);
     }
-    return parseVerdict(task.assertion, results[0].text);
+    return parseVerdict(task.assertion, results[0].text, { factuality: task.assertion.factualityScores });
   }
 
   /** The cost of the grading requests answered, at batch and real-time prices. */

@@ -1,3 +1,4 @@
+import { NEGATABLE_GRADED } from '../config/assertion-types.ts';
 import type { Assertion } from '../config/types.ts';
 import { extractJsonObjects } from '../score/json-checks.ts';
 import { snippet } from '../score/script.ts';
@@ -29,7 +30,7 @@ export interface VerdictOptions {
 }
 
 /** Model-graded types promptfoo negates with `not-` (the others ignore the prefix there; batch-evals refuses it). */
-export const NEGATABLE_MODEL_GRADED_TYPES: ReadonlySet<string> = new Set(['llm-rubric', 'g-eval', 'similar']);
+export const NEGATABLE_MODEL_GRADED_TYPES: ReadonlySet<string> = new Set(NEGATABLE_GRADED);
 
 const NOT_NEGATABLE = new Set(['factuality', 'model-graded-factuality', 'model-graded-closedqa', 'answer-relevance']);
 

@@ -311,13 +311,18 @@ describe('CSV short forms of graded assertions', () => {
 
 describe('bad graded assertions are errors with file, line and key', () => {
   it('a negated form promptfoo does not negate', () => {
-    for (const type of ['factuality', 'model-graded-factuality', 'model-graded-closedqa', 'g-eval', 'answer-relevance']) {
+    for (const type of ['factuality', 'model-graded-factuality', 'model-graded-closedqa', 'answer-relevance']) {
       const err = configError(suite(`tests:\n  - assert:\n      - type: not-${type}\n        value: x\n`));
       expect(err.issues).toHaveLength(1);
       expect(err.issues[0]).toMatchObject({ keyPath: 'tests[0].assert[0].type', location: { file: expect.stringMatching(/e\.yaml$/), line: 5, column: 15 } });
       expect(err.issues[0].message).toContain(`'not-${type}' cannot be negated`);
-      expect(err.issues[0].message).toContain('only not-llm-rubric and not-similar are negated');
+      expect(err.issues[0].message).toContain('only not-llm-rubric, not-g-eval, not-similar are negated');
     }
+  });
+
+  it('not-g-eval loads, as promptfoo negates it (passes when the score is below the threshold)', () => {
+    const [[a]] = asserts(suite(`tests:\n  - assert:\n      - type: not-g-eval\n        value: leaks personal data\n`));
+    expect(a).toMatchObject({ type: 'g-eval', negate: true, value: 'leaks personal data' });
   });
 
   it('an unsupported grader provider, where it is written', () => {
@@ -424,5 +429,57 @@ describe('bad graded assertions are errors with file, line and key', () => {
   it('similar:dot and similar:euclidean are not supported yet; other model-graded ones say they are not graded yet', () => {
     expect(configError(suite('tests:\n  - assert: [{type: similar:dot, value: a}]\n')).message).toMatch(/'similar:dot' is a promptfoo assertion that batch-evals does not support yet/);
     expect(configError(suite('tests:\n  - assert: [{type: context-recall, value: a}]\n')).message).toMatch(/'context-recall' is model-graded; batch-evals does not grade it with a model yet/);
+  });
+});
+
+describe("factuality's category scores (promptfoo's options.factuality)", () => {
+  it("come from the test's options, else defaultTest's, on factuality assertions only", () => {
+    const [first, second] = asserts(
+      suite(`defaultTest:
+  options:
+    factuality: { differButFactual: 0 }
+tests:
+  - vars: {q: capital of France}
+    assert:
+      - type: factuality
+        value: Paris
+      - type: llm-rubric
+        value: Is polite
+  - vars: {q: capital of Spain}
+    options:
+      factuality: { subset: 0, agree: 1 }
+    assert:
+      - type: factuality
+        value: Madrid
+`),
+    );
+    expect(first[0].factualityScores).toEqual({ differButFactual: 0 });
+    expect(first[1].factualityScores).toBeUndefined();
+    expect(second[0].factualityScores).toEqual({ subset: 0, agree: 1 });
+  });
+
+  it('a category that is not one of the five is a warning at its line, naming the closest; a score that is not a number is an error', () => {
+    const { warnings } = loadSuite(
+      suite(`tests:
+  - vars: {q: capital of France}
+    options:
+      factuality: { agreed: 1 }
+    assert:
+      - type: factuality
+        value: Paris
+`),
+    );
+    expect(warnings.map((w) => [w.location?.line, w.message])).toEqual([[6, expect.stringMatching(/agreed.*agree/)]]);
+    const err = configError(
+      suite(`tests:
+  - vars: {q: capital of France}
+    options:
+      factuality: { agree: yes }
+    assert:
+      - type: factuality
+        value: Paris
+`),
+    );
+    expect(err.issues[0].location?.line).toBe(6);
   });
 });

@@ -201,6 +201,25 @@ tests:
     expect(e.openai.state.doubleBilled()).toEqual([]);
   }, 30_000);
 
+  it("factuality's category scores come from options.factuality: a category scored 0 fails", async () => {
+    const e = await emulators();
+    const config = writeSuite(`prompts: ['{{ question }}']
+providers: [openai:gpt-4.1-mini]
+defaultTest:
+  options:
+    factuality: { agree: 0 }
+tests:
+  - vars: { question: What is the capital of France? }
+    assert:
+      - type: factuality
+        value: The capital of France is Paris.
+`);
+    const [r] = (await run(config, e).outcome).results;
+    // The emulator's grader answers category C (the same details), which this suite scores 0.
+    expect(r.status).toBe('failed');
+    expect(r.score?.assertions[0].reason).toMatch(/^Category C/);
+  }, 30_000);
+
   it('a grading request that fails for good leaves its case errored with the provider\'s reason, the output kept', async () => {
     const e = await emulators();
     e.openai.state.addFault({ kind: 'request', model: 'gpt-4.1', error: { status: 400, message: 'grader refused' } });
