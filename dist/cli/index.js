@@ -61619,9 +61619,11 @@ async function evaluate(options) {
     let grading;
     if (awaiting.length > 0) {
         const run = new GradingRun(awaiting);
-        for (const g of run.graders)
+        for (const g of run.graders) {
+            const role = g.kind === 'embedding' ? 'similar: embeddings by' : 'model-graded assertions: graded by';
             if (g.isDefault)
-                log.info(`model-graded assertions: graded by ${g.provider}:${g.model}, the default (set defaultTest.options.provider to choose another)`);
+                log.info(`${role} ${g.provider}:${g.model}, the default (set defaultTest.options.provider to choose another)`);
+        }
         log.info(`grading ${plural(awaiting.length, 'case')} with model-graded assertions: ${plural(run.requestCount, 'grading request')} in ${plural(run.batches.length, 'batch', 'batches')}`);
         let batches = run.batches;
         if (options.reuse)

@@ -149,6 +149,7 @@ describe('model-graded assertions', () => {
     expect(graders.sort()).toEqual(['anthropic:claude-haiku-4-5', 'openai:gpt-4.1', 'openai:text-embedding-3-large']);
     // The default grader is said in the log.
     expect(capture.infos().join('\n')).toMatch(/graded by openai:gpt-4\.1, the default/);
+    expect(capture.infos().join('\n')).toMatch(/similar: embeddings by openai:text-embedding-3-large, the default/);
 
     // Grading has its own cost line, in the totals.
     const { grading, total, providers } = outcome.summary;
