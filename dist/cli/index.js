@@ -55778,7 +55778,67 @@ function isRecord(value) {
     return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+;// CONCATENATED MODULE: ./src/score/text-metrics.ts
+/** Edit distance (insertions, deletions, substitutions) between two strings, by UTF-16 code unit. */
+function levenshtein(a, b) {
+    if (a.length < b.length)
+        [a, b] = [b, a];
+    let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+        const row = [i];
+        for (let j = 1; j <= b.length; j++) {
+            row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+        }
+        prev = row;
+    }
+    return prev[b.length];
+}
+/** Words as promptfoo's word-count counts them: runs of non-whitespace. */
+function countWords(text) {
+    const trimmed = text.trim();
+    return trimmed ? trimmed.split(/\s+/).length : 0;
+}
+/**
+ * ROUGE-N F1 of a candidate against a reference, as promptfoo scores `rouge-n`: case-insensitive, n-gram overlap
+ * with clipped counts (a repeated n-gram matches at most as often as the reference has it).
+ */
+function rougeN(candidate, reference, n = 1) {
+    const cand = ngrams(tokenize(candidate.toLowerCase()), n);
+    const ref = ngrams(tokenize(reference.toLowerCase()), n);
+    if (cand.length === 0 || ref.length === 0)
+        return 0;
+    const refCounts = counts(ref);
+    let overlap = 0;
+    for (const [gram, count] of counts(cand))
+        overlap += Math.min(count, refCounts.get(gram) ?? 0);
+    if (overlap === 0)
+        return 0;
+    const precision = overlap / cand.length;
+    const recall = overlap / ref.length;
+    return (2 * precision * recall) / (precision + recall);
+}
+/**
+ * Word tokens with each punctuation mark a token of its own, close to the Penn Treebank tokenizer promptfoo
+ * uses (which also splits contractions such as "don't" into "do n't"; this keeps them whole).
+ */
+function tokenize(text) {
+    return text.match(/[\p{L}\p{N}_]+(?:['’][\p{L}\p{N}_]+)*|[^\s\p{L}\p{N}_]/gu) ?? [];
+}
+function ngrams(tokens, n) {
+    const out = [];
+    for (let i = 0; i + n <= tokens.length; i++)
+        out.push(tokens.slice(i, i + n).join(' '));
+    return out;
+}
+function counts(items) {
+    const map = new Map();
+    for (const item of items)
+        map.set(item, (map.get(item) ?? 0) + 1);
+    return map;
+}
+
 ;// CONCATENATED MODULE: ./src/config/assertion-types.ts
+
 /** Assertion types batch-evals scores without a model, by promptfoo's names. Each may also be written with `not-`. */
 const SUPPORTED_ASSERTIONS = [
     'equals',
@@ -55908,24 +55968,13 @@ function closest(word, candidates) {
         const candidate = c.toLowerCase();
         if (Math.abs(lower.length - candidate.length) > limit)
             continue;
-        const d = editDistance(lower, candidate);
+        const d = levenshtein(lower, candidate);
         if (d < bestDistance) {
             best = c;
             bestDistance = d;
         }
     }
     return best !== undefined && bestDistance <= limit ? best : undefined;
-}
-function editDistance(a, b) {
-    let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-    for (let i = 1; i <= a.length; i++) {
-        const row = [i];
-        for (let j = 1; j <= b.length; j++) {
-            row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-        }
-        prev = row;
-    }
-    return prev[b.length];
 }
 
 ;// CONCATENATED MODULE: ./node_modules/csv-parse/lib/api/CsvError.js
@@ -60877,65 +60926,6 @@ function recording(sink, outputs) {
         },
         has: (id) => sink.has(id),
     };
-}
-
-;// CONCATENATED MODULE: ./src/score/text-metrics.ts
-/** Edit distance (insertions, deletions, substitutions) between two strings, by UTF-16 code unit. */
-function levenshtein(a, b) {
-    if (a.length < b.length)
-        [a, b] = [b, a];
-    let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= a.length; i++) {
-        const row = [i];
-        for (let j = 1; j <= b.length; j++) {
-            row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-        }
-        prev = row;
-    }
-    return prev[b.length];
-}
-/** Words as promptfoo's word-count counts them: runs of non-whitespace. */
-function countWords(text) {
-    const trimmed = text.trim();
-    return trimmed ? trimmed.split(/\s+/).length : 0;
-}
-/**
- * ROUGE-N F1 of a candidate against a reference, as promptfoo scores `rouge-n`: case-insensitive, n-gram overlap
- * with clipped counts (a repeated n-gram matches at most as often as the reference has it).
- */
-function rougeN(candidate, reference, n = 1) {
-    const cand = ngrams(tokenize(candidate.toLowerCase()), n);
-    const ref = ngrams(tokenize(reference.toLowerCase()), n);
-    if (cand.length === 0 || ref.length === 0)
-        return 0;
-    const refCounts = counts(ref);
-    let overlap = 0;
-    for (const [gram, count] of counts(cand))
-        overlap += Math.min(count, refCounts.get(gram) ?? 0);
-    if (overlap === 0)
-        return 0;
-    const precision = overlap / cand.length;
-    const recall = overlap / ref.length;
-    return (2 * precision * recall) / (precision + recall);
-}
-/**
- * Word tokens with each punctuation mark a token of its own, close to the Penn Treebank tokenizer promptfoo
- * uses (which also splits contractions such as "don't" into "do n't"; this keeps them whole).
- */
-function tokenize(text) {
-    return text.match(/[\p{L}\p{N}_]+(?:['’][\p{L}\p{N}_]+)*|[^\s\p{L}\p{N}_]/gu) ?? [];
-}
-function ngrams(tokens, n) {
-    const out = [];
-    for (let i = 0; i + n <= tokens.length; i++)
-        out.push(tokens.slice(i, i + n).join(' '));
-    return out;
-}
-function counts(items) {
-    const map = new Map();
-    for (const item of items)
-        map.set(item, (map.get(item) ?? 0) + 1);
-    return map;
 }
 
 ;// CONCATENATED MODULE: ./src/score/assertions.ts

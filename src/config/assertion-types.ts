@@ -1,3 +1,5 @@
+import { levenshtein } from '../score/text-metrics.ts';
+
 /** Assertion types batch-evals scores without a model, by promptfoo's names. Each may also be written with `not-`. */
 export const SUPPORTED_ASSERTIONS = [
   'equals',
@@ -138,23 +140,11 @@ export function closest(word: string, candidates: readonly string[]): string | u
     // word, such as a 1 MB string written as an assertion type, is not compared letter by letter).
     const candidate = c.toLowerCase();
     if (Math.abs(lower.length - candidate.length) > limit) continue;
-    const d = editDistance(lower, candidate);
+    const d = levenshtein(lower, candidate);
     if (d < bestDistance) {
       best = c;
       bestDistance = d;
     }
   }
   return best !== undefined && bestDistance <= limit ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = row;
-  }
-  return prev[b.length];
 }
