@@ -12,7 +12,7 @@ import { markPromptCaching } from './plan/cache-prefix.ts';
 import { plural, type BatchFacts, type RunStatus } from './report/markdown.ts';
 import { summarize, type RunSummary } from './report/summary.ts';
 import { GradingRun, type GradingCost } from './grade/grading-run.ts';
-import { recording, withoutReused, type EarlierOutputs } from './reuse/earlier-outputs.ts';
+import { reuseEarlier, type EarlierOutputs } from './reuse/earlier-outputs.ts';
 import { RunScorer, type CaseResult } from './score/score-run.ts';
 
 interface GradingOutcome {
@@ -87,13 +87,13 @@ export async function evaluate(options: EvalOptions): Promise<EvalOutcome> {
   suite.tests = []; // The cases hold what scoring needs: a large suite's tests are let go now, not at the end.
   // Results are scored as they are read, so the raw results of a large run are never all in memory at once.
   const scorer = new RunScorer(plan, suite.pricing);
-  const generationSink = options.reuse ? recording(scorer, options.reuse) : scorer;
   const requestCount = plan.batches.reduce((n, b) => n + b.requests.length, 0);
-  let reused = 0;
-  if (options.reuse) ({ batches: plan.batches, reused } = withoutReused(plan.batches, options.reuse, scorer));
+  const generation = reuseEarlier(plan.batches, scorer, options.reuse);
+  plan.batches = generation.batches;
   markPromptCaching(plan.batches, plan.caching, log);
   plan.batches = splitBatches(plan.batches, suite.batch);
   stageEnd('plan');
+  const { reused } = generation;
   const sent = reused ? ` (${reused} answered from earlier outputs, ${requestCount - reused} to send)` : '';
   log.info(`${suite.description ?? suite.file}: ${plural(plan.cases.length, 'case')}, ${plural(requestCount, 'distinct request')}${sent} in ${plural(plan.batches.length, 'batch', 'batches')}`);
 
@@ -103,7 +103,7 @@ export async function evaluate(options: EvalOptions): Promise<EvalOutcome> {
   const phaseOptions = { credentials: options.credentials, metadata, wait, maxRetries: options.maxRetries ?? suite.batch.maxRetries ?? 2, batchOptions: suite.batch, attach: options.attach, log };
 
   let scoringMs = 0;
-  const generation = await runBatchPhase(plan.batches, generationSink, {
+  const generated = await runBatchPhase(plan.batches, generation.sink, {
     ...phaseOptions,
     onSubmitted: () => stageEnd('submit'),
     onWaited: () => stageEnd('wait'),
@@ -122,15 +122,14 @@ export async function evaluate(options: EvalOptions): Promise<EvalOutcome> {
       if (g.isDefault) log.info(`${role} ${g.provider}:${g.model}, the default (set defaultTest.options.provider to choose another)`);
     }
     log.info(`grading ${plural(awaiting.length, 'case')} with model-graded assertions: ${plural(run.requestCount, 'grading request')} in ${plural(run.batches.length, 'batch', 'batches')}`);
-    let batches = run.batches;
-    if (options.reuse) batches = withoutReused(batches, options.reuse, run).batches;
-    const phase = await runBatchPhase(splitBatches(batches, suite.batch), options.reuse ? recording(run, options.reuse) : run, phaseOptions);
+    const { batches, sink } = reuseEarlier(run.batches, run, options.reuse);
+    const phase = await runBatchPhase(splitBatches(batches, suite.batch), sink, phaseOptions);
     run.finish(scorer, phase.pending, phase.batchErrors);
     grading = { runs: phase.runs, cost: run.cost(suite.pricing) };
   }
 
-  const runs = [...generation.runs, ...(grading?.runs ?? [])];
-  const { pending, batchErrors } = generation;
+  const runs = [...generated.runs, ...(grading?.runs ?? [])];
+  const { pending, batchErrors } = generated;
   const results = scorer.finish(pending, batchErrors);
   const summary = summarize(results, grading?.cost);
   stageEnd('score');

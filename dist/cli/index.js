@@ -58931,8 +58931,6 @@ const RUBRIC_GRADED_TYPES = (/* unused pure expression or super */ null && ([
     'answer-relevance',
     'g-eval',
 ]));
-/** Types graded by comparing embeddings. */
-const EMBEDDING_GRADED_TYPES = (/* unused pure expression or super */ null && (['similar']));
 /** What the assertion's `rubric` is, in answer-relevance's prompt (the question itself goes in `<Question>`). */
 const ANSWER_RELEVANCE_RUBRIC = 'relevance to the question';
 const JSON_VERDICT = '{"reason": string, "pass": boolean, "score": number}';
@@ -60356,13 +60354,12 @@ function matchingBrace(text, start) {
 
 /** Model-graded types promptfoo negates with `not-` (the others ignore the prefix there; batch-evals refuses it). */
 const NEGATABLE_MODEL_GRADED_TYPES = new Set(NEGATABLE_GRADED);
-const NOT_NEGATABLE = new Set(['factuality', 'model-graded-factuality', 'model-graded-closedqa', 'answer-relevance']);
 /**
  * For the config loader: why `not-<type>` cannot be used, for a model-graded type promptfoo does not negate, else
  * undefined. `type` is the base type (without `not-`).
  */
 function negationError(type) {
-    if (!NOT_NEGATABLE.has(type))
+    if (!GRADED_TYPE_NAMES.includes(type) || NEGATABLE_GRADED.includes(GRADED_ALIASES[type] ?? type))
         return undefined;
     return (`assertion type 'not-${type}' cannot be negated: promptfoo ignores 'not-' on ${type} and grades it as ${type}, ` +
         `so batch-evals refuses it rather than guess what was meant (the model-graded types that can be negated: ` +
@@ -60751,8 +60748,13 @@ class GradingRun {
      */
     finish(scorer, pending, batchErrors) {
         const byCase = new Map();
-        for (const task of this.#tasks)
-            byCase.set(task.caseIndex, [...(byCase.get(task.caseIndex) ?? []), task]);
+        for (const task of this.#tasks) {
+            const tasks = byCase.get(task.caseIndex);
+            if (tasks)
+                tasks.push(task);
+            else
+                byCase.set(task.caseIndex, [task]);
+        }
         for (const [caseIndex, tasks] of byCase) {
             const grades = [];
             let waiting = false;
@@ -60897,10 +60899,13 @@ class EarlierOutputs {
     }
 }
 /**
- * Answers every request it can from earlier outputs (handing them to the sink as results) and returns the batches
- * of what is left to send; a batch whose provider opts out (`reuse: false`) is sent whole.
+ * A phase's batches with earlier outputs: every request they answer is handed to the sink as a result (a batch whose
+ * provider opts out, `reuse: false`, is sent whole), and the sink returned keeps every fresh answer for the next
+ * run. Without earlier outputs, the batches and the sink as they are.
  */
-function withoutReused(batches, earlier, sink) {
+function reuseEarlier(batches, sink, earlier) {
+    if (!earlier)
+        return { batches, sink, reused: 0 };
     let reused = 0;
     const left = batches.flatMap((batch) => {
         if (batch.reuse === false)
@@ -60913,19 +60918,16 @@ function withoutReused(batches, earlier, sink) {
         });
         return requests.length ? [{ ...batch, requests }] : [];
     });
-    return { batches: left, reused };
-}
-/** The sink, keeping every fresh answer it takes for the next run. */
-function recording(sink, outputs) {
-    return {
+    const recording = {
         add: (result) => {
             const added = sink.add(result);
             if (added)
-                outputs.record(result);
+                earlier.record(result);
             return added;
         },
         has: (id) => sink.has(id),
     };
+    return { batches: left, sink: recording, reused };
 }
 
 ;// CONCATENATED MODULE: ./src/score/assertions.ts
@@ -61223,13 +61225,6 @@ function assertions_label(a) {
     return a.negate ? `not-${a.type}` : a.type;
 }
 
-;// CONCATENATED MODULE: ./src/score/model-graded.ts
-/** promptfoo's model-graded assertions that batch-evals grades in a second batch (src/grade). */
-const MODEL_GRADED_TYPES = new Set(['llm-rubric', 'factuality', 'model-graded-factuality', 'model-graded-closedqa', 'answer-relevance', 'g-eval', 'similar']);
-function isModelGraded(type) {
-    return MODEL_GRADED_TYPES.has(type);
-}
-
 ;// CONCATENATED MODULE: ./src/score/transform.ts
 
 /**
@@ -61266,30 +61261,35 @@ function applyTransform(code, output, context) {
  * left out: scoreTest fails it with the transform's error, and there is nothing to grade.
  */
 function gradingInputs(test, output, ctx) {
-    if (!test.assert.some((a) => isModelGraded(a.type)))
+    if (!test.assert.some((a) => isGraded(a.type)))
         return [];
-    const transformContext = { vars: ctx.vars, prompt: ctx.prompt, provider: ctx.provider };
-    let transformed = output;
+    let outputOf;
     try {
-        if (test.transform)
-            transformed = applyTransform(test.transform, output, transformContext);
+        outputOf = transformer(test, output, ctx);
     }
     catch {
         return [];
     }
-    const inputs = [];
-    test.assert.forEach((assertion, index) => {
-        if (!isModelGraded(assertion.type))
-            return;
+    return test.assert.flatMap((assertion, index) => {
+        if (!isGraded(assertion.type))
+            return [];
         try {
-            const value = assertion.transform ? applyTransform(assertion.transform, transformed, transformContext) : transformed;
-            inputs.push({ index, assertion, output: typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value)) });
+            const value = outputOf(assertion);
+            return [{ index, assertion, output: typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value)) }];
         }
         catch {
-            // Reported by scoreTest.
+            return []; // Reported by scoreTest.
         }
     });
-    return inputs;
+}
+/**
+ * The output each assertion sees: the model's, through the test's transform (run here, once: its error is thrown),
+ * then through the assertion's own (run by the function returned, which throws its error).
+ */
+function transformer(test, output, ctx) {
+    const transformContext = { vars: ctx.vars, prompt: ctx.prompt, provider: ctx.provider };
+    const transformed = test.transform ? applyTransform(test.transform, output, transformContext) : output;
+    return (assertion) => (assertion.transform ? applyTransform(assertion.transform, transformed, transformContext) : transformed);
 }
 /**
  * Scores one output against a test's assertions as promptfoo combines them: the score is the weighted mean of
@@ -61299,30 +61299,25 @@ function gradingInputs(test, output, ctx) {
 function scoreTest(test, output, ctx, grades) {
     if (test.assert.length === 0)
         return { pass: true, score: 1, reason: 'No assertions', namedScores: {}, assertions: [] };
-    const transformContext = { vars: ctx.vars, prompt: ctx.prompt, provider: ctx.provider };
-    let transformed = output;
-    if (test.transform) {
-        try {
-            transformed = applyTransform(test.transform, output, transformContext);
-        }
-        catch (err) {
-            const reason = `test ${errorMessage(err)}`;
-            const assertions = test.assert.map((assertion) => ({ assertion, pass: false, score: 0, reason }));
-            return { pass: false, score: 0, reason, namedScores: {}, assertions };
-        }
+    let outputOf;
+    try {
+        outputOf = transformer(test, output, ctx);
+    }
+    catch (err) {
+        const reason = `test ${errorMessage(err)}`;
+        const assertions = test.assert.map((assertion) => ({ assertion, pass: false, score: 0, reason }));
+        return { pass: false, score: 0, reason, namedScores: {}, assertions };
     }
     const assertions = test.assert.map((assertion, i) => {
-        let value = transformed;
-        if (assertion.transform) {
-            try {
-                value = applyTransform(assertion.transform, transformed, transformContext);
-            }
-            catch (err) {
-                return { assertion, pass: false, score: 0, reason: errorMessage(err) };
-            }
+        let value;
+        try {
+            value = outputOf(assertion);
+        }
+        catch (err) {
+            return { assertion, pass: false, score: 0, reason: errorMessage(err) };
         }
         // A model-graded assertion's verdict comes from the grading batch; until then it counts neither way.
-        const result = isModelGraded(assertion.type)
+        const result = isGraded(assertion.type)
             ? (grades?.[i] ?? { assertion, pass: false, score: 0, reason: 'awaiting its grade from the grading batch', notApplicable: true, awaitingGrade: true })
             : evaluateAssertion(assertion, value, ctx);
         // promptfoo: weight 0 records a score (e.g. for a metric) without the assertion being able to fail the test.
@@ -61581,14 +61576,13 @@ async function evaluate(options) {
     suite.tests = []; // The cases hold what scoring needs: a large suite's tests are let go now, not at the end.
     // Results are scored as they are read, so the raw results of a large run are never all in memory at once.
     const scorer = new RunScorer(plan, suite.pricing);
-    const generationSink = options.reuse ? recording(scorer, options.reuse) : scorer;
     const requestCount = plan.batches.reduce((n, b) => n + b.requests.length, 0);
-    let reused = 0;
-    if (options.reuse)
-        ({ batches: plan.batches, reused } = withoutReused(plan.batches, options.reuse, scorer));
+    const generation = reuseEarlier(plan.batches, scorer, options.reuse);
+    plan.batches = generation.batches;
     markPromptCaching(plan.batches, plan.caching, log);
     plan.batches = splitBatches(plan.batches, suite.batch);
     stageEnd('plan');
+    const { reused } = generation;
     const sent = reused ? ` (${reused} answered from earlier outputs, ${requestCount - reused} to send)` : '';
     log.info(`${suite.description ?? suite.file}: ${plural(plan.cases.length, 'case')}, ${plural(requestCount, 'distinct request')}${sent} in ${plural(plan.batches.length, 'batch', 'batches')}`);
     await options.beforeSubmit?.(plan, suite);
@@ -61596,7 +61590,7 @@ async function evaluate(options) {
     const wait = { deadline, initialIntervalMs: options.pollIntervalMs?.initial ?? 5_000, maxIntervalMs: options.pollIntervalMs?.max ?? 60_000 };
     const phaseOptions = { credentials: options.credentials, metadata, wait, maxRetries: options.maxRetries ?? suite.batch.maxRetries ?? 2, batchOptions: suite.batch, attach: options.attach, log };
     let scoringMs = 0;
-    const generation = await runBatchPhase(plan.batches, generationSink, {
+    const generated = await runBatchPhase(plan.batches, generation.sink, {
         ...phaseOptions,
         onSubmitted: () => stageEnd('submit'),
         onWaited: () => stageEnd('wait'),
@@ -61615,15 +61609,13 @@ async function evaluate(options) {
                 log.info(`${role} ${g.provider}:${g.model}, the default (set defaultTest.options.provider to choose another)`);
         }
         log.info(`grading ${plural(awaiting.length, 'case')} with model-graded assertions: ${plural(run.requestCount, 'grading request')} in ${plural(run.batches.length, 'batch', 'batches')}`);
-        let batches = run.batches;
-        if (options.reuse)
-            batches = withoutReused(batches, options.reuse, run).batches;
-        const phase = await runBatchPhase(splitBatches(batches, suite.batch), options.reuse ? recording(run, options.reuse) : run, phaseOptions);
+        const { batches, sink } = reuseEarlier(run.batches, run, options.reuse);
+        const phase = await runBatchPhase(splitBatches(batches, suite.batch), sink, phaseOptions);
         run.finish(scorer, phase.pending, phase.batchErrors);
         grading = { runs: phase.runs, cost: run.cost(suite.pricing) };
     }
-    const runs = [...generation.runs, ...(grading?.runs ?? [])];
-    const { pending, batchErrors } = generation;
+    const runs = [...generated.runs, ...(grading?.runs ?? [])];
+    const { pending, batchErrors } = generated;
     const results = scorer.finish(pending, batchErrors);
     const summary = summarize(results, grading?.cost);
     stageEnd('score');

@@ -115,7 +115,11 @@ export class GradingRun implements ResultSink {
    */
   finish(scorer: RunScorer, pending: Set<string>, batchErrors: Map<string, string>): void {
     const byCase = new Map<number, GradingTask[]>();
-    for (const task of this.#tasks) byCase.set(task.caseIndex, [...(byCase.get(task.caseIndex) ?? []), task]);
+    for (const task of this.#tasks) {
+      const tasks = byCase.get(task.caseIndex);
+      if (tasks) tasks.push(task);
+      else byCase.set(task.caseIndex, [task]);
+    }
     for (const [caseIndex, tasks] of byCase) {
       const grades: (AssertionResult | undefined)[] = [];
       let waiting = false;

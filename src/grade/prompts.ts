@@ -23,9 +23,6 @@ export const RUBRIC_GRADED_TYPES: readonly string[] = [
   'g-eval',
 ];
 
-/** Types graded by comparing embeddings. */
-export const EMBEDDING_GRADED_TYPES: readonly string[] = ['similar'];
-
 /** What a grading prompt is rendered from, besides the assertion. */
 export interface GradingContext {
   /** The output the assertion grades (after the test's and the assertion's transforms); non-strings as JSON. */

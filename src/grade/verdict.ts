@@ -1,4 +1,4 @@
-import { NEGATABLE_GRADED } from '../config/assertion-types.ts';
+import { GRADED_ALIASES, GRADED_TYPE_NAMES, NEGATABLE_GRADED } from '../config/assertion-types.ts';
 import type { Assertion } from '../config/types.ts';
 import { extractJsonObjects } from '../score/json-checks.ts';
 import { snippet } from '../score/script.ts';
@@ -32,14 +32,13 @@ export interface VerdictOptions {
 /** Model-graded types promptfoo negates with `not-` (the others ignore the prefix there; batch-evals refuses it). */
 export const NEGATABLE_MODEL_GRADED_TYPES: ReadonlySet<string> = new Set(NEGATABLE_GRADED);
 
-const NOT_NEGATABLE = new Set(['factuality', 'model-graded-factuality', 'model-graded-closedqa', 'answer-relevance']);
 
 /**
  * For the config loader: why `not-<type>` cannot be used, for a model-graded type promptfoo does not negate, else
  * undefined. `type` is the base type (without `not-`).
  */
 export function negationError(type: string): string | undefined {
-  if (!NOT_NEGATABLE.has(type)) return undefined;
+  if (!GRADED_TYPE_NAMES.includes(type) || NEGATABLE_GRADED.includes(GRADED_ALIASES[type] ?? type)) return undefined;
   return (
     `assertion type 'not-${type}' cannot be negated: promptfoo ignores 'not-' on ${type} and grades it as ${type}, ` +
     `so batch-evals refuses it rather than guess what was meant (the model-graded types that can be negated: ` +

@@ -85,10 +85,12 @@ export class EarlierOutputs {
 }
 
 /**
- * Answers every request it can from earlier outputs (handing them to the sink as results) and returns the batches
- * of what is left to send; a batch whose provider opts out (`reuse: false`) is sent whole.
+ * A phase's batches with earlier outputs: every request they answer is handed to the sink as a result (a batch whose
+ * provider opts out, `reuse: false`, is sent whole), and the sink returned keeps every fresh answer for the next
+ * run. Without earlier outputs, the batches and the sink as they are.
  */
-export function withoutReused(batches: PlannedBatch[], earlier: EarlierOutputs, sink: ResultSink): { batches: PlannedBatch[]; reused: number } {
+export function reuseEarlier(batches: PlannedBatch[], sink: ResultSink, earlier: EarlierOutputs | undefined): { batches: PlannedBatch[]; sink: ResultSink; reused: number } {
+  if (!earlier) return { batches, sink, reused: 0 };
   let reused = 0;
   const left = batches.flatMap((batch) => {
     if (batch.reuse === false) return [batch];
@@ -99,17 +101,13 @@ export function withoutReused(batches: PlannedBatch[], earlier: EarlierOutputs, 
     });
     return requests.length ? [{ ...batch, requests }] : [];
   });
-  return { batches: left, reused };
-}
-
-/** The sink, keeping every fresh answer it takes for the next run. */
-export function recording(sink: ResultSink, outputs: EarlierOutputs): ResultSink {
-  return {
+  const recording: ResultSink = {
     add: (result) => {
       const added = sink.add(result);
-      if (added) outputs.record(result);
+      if (added) earlier.record(result);
       return added;
     },
     has: (id) => sink.has(id),
   };
+  return { batches: left, sink: recording, reused };
 }

@@ -1,8 +1,8 @@
+import { isGraded } from '../config/assertion-types.ts';
 import type { Assertion } from '../config/types.ts';
 import { renderTemplate } from '../templates.ts';
 import { evaluateAssertion } from './assertions.ts';
 import { errorMessage } from './script.ts';
-import { isModelGraded } from './model-graded.ts';
 import { applyTransform } from './transform.ts';
 import type { AssertionContext, AssertionResult, TestScore } from './types.ts';
 
@@ -21,25 +21,32 @@ export interface GradingInput {
  * left out: scoreTest fails it with the transform's error, and there is nothing to grade.
  */
 export function gradingInputs(test: ScoredTest, output: string, ctx: AssertionContext): GradingInput[] {
-  if (!test.assert.some((a) => isModelGraded(a.type))) return [];
-  const transformContext = { vars: ctx.vars, prompt: ctx.prompt, provider: ctx.provider };
-  let transformed: unknown = output;
+  if (!test.assert.some((a) => isGraded(a.type))) return [];
+  let outputOf: (assertion: Assertion) => unknown;
   try {
-    if (test.transform) transformed = applyTransform(test.transform, output, transformContext);
+    outputOf = transformer(test, output, ctx);
   } catch {
     return [];
   }
-  const inputs: GradingInput[] = [];
-  test.assert.forEach((assertion, index) => {
-    if (!isModelGraded(assertion.type)) return;
+  return test.assert.flatMap((assertion, index) => {
+    if (!isGraded(assertion.type)) return [];
     try {
-      const value = assertion.transform ? applyTransform(assertion.transform, transformed, transformContext) : transformed;
-      inputs.push({ index, assertion, output: typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value)) });
+      const value = outputOf(assertion);
+      return [{ index, assertion, output: typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value)) }];
     } catch {
-      // Reported by scoreTest.
+      return []; // Reported by scoreTest.
     }
   });
-  return inputs;
+}
+
+/**
+ * The output each assertion sees: the model's, through the test's transform (run here, once: its error is thrown),
+ * then through the assertion's own (run by the function returned, which throws its error).
+ */
+function transformer(test: ScoredTest, output: string, ctx: AssertionContext): (assertion: Assertion) => unknown {
+  const transformContext = { vars: ctx.vars, prompt: ctx.prompt, provider: ctx.provider };
+  const transformed = test.transform ? applyTransform(test.transform, output, transformContext) : output;
+  return (assertion) => (assertion.transform ? applyTransform(assertion.transform, transformed, transformContext) : transformed);
 }
 
 export interface ScoredTest {
@@ -56,29 +63,24 @@ export interface ScoredTest {
 export function scoreTest(test: ScoredTest, output: string, ctx: AssertionContext, grades?: Grades): TestScore {
   if (test.assert.length === 0) return { pass: true, score: 1, reason: 'No assertions', namedScores: {}, assertions: [] };
 
-  const transformContext = { vars: ctx.vars, prompt: ctx.prompt, provider: ctx.provider };
-  let transformed: unknown = output;
-  if (test.transform) {
-    try {
-      transformed = applyTransform(test.transform, output, transformContext);
-    } catch (err) {
-      const reason = `test ${errorMessage(err)}`;
-      const assertions = test.assert.map((assertion) => ({ assertion, pass: false, score: 0, reason }));
-      return { pass: false, score: 0, reason, namedScores: {}, assertions };
-    }
+  let outputOf: (assertion: Assertion) => unknown;
+  try {
+    outputOf = transformer(test, output, ctx);
+  } catch (err) {
+    const reason = `test ${errorMessage(err)}`;
+    const assertions = test.assert.map((assertion) => ({ assertion, pass: false, score: 0, reason }));
+    return { pass: false, score: 0, reason, namedScores: {}, assertions };
   }
 
   const assertions = test.assert.map((assertion, i): AssertionResult => {
-    let value = transformed;
-    if (assertion.transform) {
-      try {
-        value = applyTransform(assertion.transform, transformed, transformContext);
-      } catch (err) {
-        return { assertion, pass: false, score: 0, reason: errorMessage(err) };
-      }
+    let value: unknown;
+    try {
+      value = outputOf(assertion);
+    } catch (err) {
+      return { assertion, pass: false, score: 0, reason: errorMessage(err) };
     }
     // A model-graded assertion's verdict comes from the grading batch; until then it counts neither way.
-    const result = isModelGraded(assertion.type)
+    const result = isGraded(assertion.type)
       ? (grades?.[i] ?? { assertion, pass: false, score: 0, reason: 'awaiting its grade from the grading batch', notApplicable: true, awaitingGrade: true })
       : evaluateAssertion(assertion, value, ctx);
     // promptfoo: weight 0 records a score (e.g. for a metric) without the assertion being able to fail the test.

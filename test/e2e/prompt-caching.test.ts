@@ -101,6 +101,8 @@ describe('prompt caching end to end', () => {
     // The outputs are the same, so the whole difference in cost is the cache's.
     expect(haikuOff.batchCost - haikuOn.batchCost).toBeCloseTo(haikuOn.cache!.saved, 12);
     expect(haikuOn.batchCost).toBeLessThan(haikuOff.batchCost / 4);
+    // The figures of docs/prompt-caching.md's example.
+    expect([haikuOff.batchCost, haikuOff.realtimeCost, haikuOn.batchCost, haikuOn.realtimeCost].map((c) => c.toFixed(4))).toEqual(['0.0613', '0.1226', '0.0108', '0.0215']);
     expect(haikuOn.passed).toBe(20);
 
     // OpenAI: cached_tokens as billed, in both runs.
@@ -127,6 +129,7 @@ describe('prompt caching end to end', () => {
     const params = [...e.anthropic.state.batches.values()][0].requests[0].params;
     expect(params.system).toEqual([{ type: 'text', text: POLICY, cache_control: { type: 'ephemeral', ttl: '1h' } }]);
     expect(haiku.cache).toEqual({ readTokens: 19 * prefix, writeTokens: prefix, saved: expect.closeTo(((19 * prefix * 0.9 - prefix * 1) / 1e6) * 0.5, 12) });
+    expect([haiku.batchCost, haiku.realtimeCost].map((c) => c.toFixed(4))).toEqual(['0.0130', '0.0260']); // docs/prompt-caching.md
     const first = outcome.results.find((r) => r.usage?.cacheWrite1hTokens);
     expect(first?.usage).toMatchObject({ cacheWriteTokens: 0, cacheWrite1hTokens: prefix });
   });
