@@ -10,7 +10,8 @@ import { batchFacts, evaluate } from '../src/pipeline.ts';
 import { renderMarkdown } from '../src/report/markdown.ts';
 import { writeResultsFile } from '../src/report/results-file.ts';
 import { readOutputsFile, writeOutputsFile } from '../src/reuse/outputs-file.ts';
-import { MB, RESULT_MARK, type ChildResult, type Stage } from './measure.ts';
+import { getHeapSpaceStatistics } from 'node:v8';
+import { MB, RESULT_MARK, memoryParts, type ChildResult, type Stage } from './measure.ts';
 
 async function child(): Promise<void> {
   const [config, openaiUrl, anthropicUrl, dir] = process.argv.slice(2);
@@ -66,6 +67,7 @@ async function child(): Promise<void> {
   await writeFile(markdownPath, markdown);
   await writeResultsFile(resultsPath, { ...report, suite: report.title });
   ended('report', performance.now() - reportStart);
+  const memoryAtEnd = memoryParts(getHeapSpaceStatistics(), process.memoryUsage().external);
   if (reuse && reuseFile) await writeOutputsFile(reuseFile, reuse);
   const totalSeconds = (performance.now() - started) / 1000;
   clearInterval(sampler);
@@ -92,6 +94,7 @@ async function child(): Promise<void> {
     peakHeapMB: peakHeap / MB,
     resultsFileMB: (await stat(resultsPath)).size / MB,
     markdownKB: Buffer.byteLength(markdown) / 1024,
+    memoryAtEnd,
   };
   process.stdout.write(`${RESULT_MARK}${JSON.stringify(result)}\n`);
 }

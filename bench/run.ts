@@ -9,6 +9,7 @@
  *   npm run bench -- --node-flags=--max-semi-space-size=16     # flags for the measured child processes
  *   npm run bench -- --from-source         # measure src/ through Node's type stripping instead of the bundle
  *   npm run bench -- --reuse 0             # skip the reuse measure (default: 5,000 cases, then 5% of rows changed)
+ *   npm run bench -- --no-regex-share      # skip the largest size's second run with one regex for the whole suite
  *
  * The measured code is bench/child.ts bundled with ncc, as the action and the CLI ship. Every size runs in a child
  * Node process of its own, so its peak RSS (process.resourceUsage().maxRSS) is that
@@ -67,6 +68,7 @@ type Layout = 'mixed' | 'openai';
 
 async function parent(): Promise<number> {
   const { values } = parseArgs({
+    allowNegative: true,
     options: {
       sizes: { type: 'string', default: '5000,50000,200000' },
       format: { type: 'string', default: 'csv' },
@@ -77,6 +79,7 @@ async function parent(): Promise<number> {
       'from-source': { type: 'boolean', default: false },
       'openai-only': { type: 'boolean', default: false },
       reuse: { type: 'string', default: '5000' },
+      'regex-share': { type: 'boolean', default: true },
     },
   });
   const nodeFlags = values['node-flags']!.split(/\s+/).filter(Boolean);
@@ -104,6 +107,7 @@ async function parent(): Promise<number> {
   console.log(`bench: providers ${PROVIDER_IDS[layout].join(' and ')}, ${PROMPTS} prompts each`);
   const results: ChildResult[] = [];
   let reuseRuns: ReuseRuns | undefined;
+  let regexShare: { perRow: ChildResult; perSuite: ChildResult } | undefined;
   let crashed = false;
   try {
     const child = values['from-source'] ? CHILD_SOURCE : await bundleChild(join(root, 'child'));
@@ -131,12 +135,26 @@ async function parent(): Promise<number> {
       }
       if (emulatorPeakMB !== undefined) console.log(`bench: the emulators' peak RSS was ${emulatorPeakMB.toFixed(0)} MB (not counted)`);
     }
+    const largest = results.at(-1);
+    if (values['regex-share'] && regex === 'row' && largest) {
+      const size = largest.cases;
+      console.log(`bench: ${size.toLocaleString('en-US')} cases again, with one regex for the whole suite instead of one per row...`);
+      const dir = join(root, `suite-${size}-regex-per-suite`);
+      const config = await generateSuite(dir, size / unit, format, false, layout);
+      const emulator = await startEmulator();
+      try {
+        regexShare = { perRow: largest, perSuite: await runChild(child, config, emulator.urls, dir, values.verbose!, nodeFlags) };
+      } finally {
+        await emulator.stop();
+      }
+    }
     if (Number(values.reuse) > 0) reuseRuns = await measureReuse(child, join(root, 'reuse'), Number(values.reuse) / unit, format, regex === 'row', layout, values.verbose!, nodeFlags);
   } finally {
     if (!values.keep) await rm(root, { recursive: true, force: true });
   }
 
   if (results.length) printTable(results);
+  if (regexShare) printRegexShare(regexShare.perRow, regexShare.perSuite);
   if (reuseRuns) printReuse(reuseRuns);
   return crashed ? 1 : 0;
 }
@@ -191,6 +209,21 @@ function printReuse(r: ReuseRuns): void {
   console.log(`reuse sends ${share.toFixed(1)}% of the requests and costs ${money(r.withReuse.batchCost)} instead of ${money(r.without.batchCost)}.`);
 }
 
+/**
+ * What the regex per row costs: V8 compiles each distinct pattern (bytecode, then machine code on its second use) and
+ * keeps the code until its regexp cache has aged through two full collections.
+ */
+function printRegexShare(perRow: ChildResult, perSuite: ChildResult): void {
+  const rows = perRow.cases / (PROMPTS * PROVIDERS);
+  console.log('');
+  console.log(
+    `regex: ${perRow.cases.toLocaleString('en-US')} cases with a regex per row (${rows.toLocaleString('en-US')} rows, 2% of them repeated): ` +
+      `peak RSS ${perRow.peakRssMB.toFixed(0)} MB, compiled code ${perRow.memoryAtEnd.code.committedMB.toFixed(0)} MB at the end; ` +
+      `with one regex for the whole suite: ${perSuite.peakRssMB.toFixed(0)} MB, compiled code ${perSuite.memoryAtEnd.code.committedMB.toFixed(0)} MB` +
+      `${targetFor(perSuite.cases) ? ` (target ${verdict(perSuite, targetFor(perSuite.cases)!)})` : ''}.`,
+  );
+}
+
 /** One row in twenty is reworded in the changed suite. */
 function isChangedRow(i: number): boolean {
   return i % 20 === 11;
@@ -233,7 +266,12 @@ function printTable(results: ChildResult[]): void {
       `  ${r.cases.toLocaleString('en-US')}: baseline RSS ${r.baselineRssMB.toFixed(0)} MB; RSS after ${rss}; peak heap ${r.peakHeapMB.toFixed(0)} MB; ` +
         `results file ${r.resultsFileMB.toFixed(1)} MB, markdown ${r.markdownKB.toFixed(0)} KB; ${describeBatches(r)}`,
     );
+    const m = r.memoryAtEnd;
+    const part = (p: { committedMB: number; usedMB: number }) => `${p.committedMB.toFixed(0)} MB (${p.usedMB.toFixed(0)} used)`;
+    console.log(`    at the end, V8's heap: young generation ${part(m.young)}, old generation ${part(m.old)}, compiled code ${part(m.code)}; external ${m.externalMB.toFixed(0)} MB`);
   }
+  console.log('  (young generation: where objects are made, kept at its grown size; old generation: what lived long, and');
+  console.log("  garbage V8 has not collected yet; compiled code: functions' and regexes' bytecode and machine code.)");
 
   const small = results[0];
   const large = results[results.length - 1];
