@@ -22937,6 +22937,52 @@ var promises_ = __nccwpck_require__(1455);
 var external_node_util_ = __nccwpck_require__(7975);
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
+;// CONCATENATED MODULE: external "node:timers/promises"
+const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
+;// CONCATENATED MODULE: ./src/batch/create-retry.ts
+/**
+ * How a batch create is retried by the providers themselves, not by the SDKs: an SDK's retry after an answer lost on
+ * the way back (a dropped connection, a timeout, a 5xx from a proxy) creates a second batch, run and billed in full
+ * beside the first. The rules are the SDKs' own (both SDKs share them), so only what is looked at before a retry
+ * differs.
+ */
+/** Tries of a create after the first, as the SDKs' `maxRetries: 4` would make. */
+const CREATE_RETRIES = 4;
+/** The SDKs' rule: connection errors, 408, 409, 429 and 5xx are tried again, unless `x-should-retry` says otherwise. */
+function retryable(failure) {
+    if (!failure)
+        return false;
+    if (failure.connection)
+        return true;
+    if (failure.status === undefined)
+        return false;
+    const header = failure.headers?.get('x-should-retry');
+    if (header === 'true' || header === 'false')
+        return header === 'true';
+    return failure.status === 408 || failure.status === 409 || failure.status === 429 || failure.status >= 500;
+}
+/**
+ * Whether the create may have taken effect though it failed: no answer came, or a 5xx did (a proxy's, or the API's
+ * after the batch was made). A 4xx, 429 included, is the API refusing it.
+ */
+function mayHaveCreated(failure) {
+    return failure !== undefined && (failure.connection || (failure.status ?? 0) >= 500);
+}
+/** The wait the SDKs make before another try: `retry-after-ms` or `retry-after` up to a minute, else 0.5 s doubling up to 8 s, with jitter. */
+function retryDelayMs(failure, attempt) {
+    const headers = failure?.headers;
+    const ms = Number.parseFloat(headers?.get('retry-after-ms') ?? '');
+    const seconds = Number.parseFloat(headers?.get('retry-after') ?? '');
+    const date = Date.parse(headers?.get('retry-after') ?? '');
+    const given = Number.isFinite(ms) ? ms : Number.isFinite(seconds) ? seconds * 1000 : Number.isFinite(date) ? date - Date.now() : NaN;
+    if (given >= 0 && given < 60_000)
+        return given;
+    return Math.min(500 * 2 ** (attempt - 1), 8_000) * (1 - Math.random() * 0.25);
+}
+function errorText(err) {
+    return err instanceof Error ? err.message : String(err);
+}
+
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
 // EXTERNAL MODULE: external "node:path"
@@ -23045,10 +23091,22 @@ async function* responseLines(response) {
 
 
 
+
+
 const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
 const ANTHROPIC_LIMITS = { maxRequests: 100_000, maxBytes: 256 * 1024 * 1024 };
 /** A Message Batch's body: one JSON document holding the requests. */
 const ANTHROPIC_BODY = { head: '{"requests":[', between: ',', after: '', tail: ']}' };
+/**
+ * How far back a batch made by a create whose answer was lost is looked for: from the first try, less this much for
+ * the clocks of the runner and the API disagreeing. Short, as a batch of the same size from another job inside the
+ * window is taken for this run's when this run's was never made.
+ */
+const CLOCK_SKEW_MS = 15_000;
+/** Batches this process created or found: a lost create's batch is never one of them (a sibling part's, say). */
+const OWN_BATCHES = new Set();
+/** Creates under way in this process: a look for a lost create's batch waits for them, so their batches are known. */
+const CREATES_IN_FLIGHT = new Set();
 /** The Messages API requires max_tokens; promptfoo sends this much when a suite sets none. */
 const ANTHROPIC_DEFAULT_MAX_TOKENS = 1024;
 /** Anthropic's Message Batches: the requests go up in one JSON body, the results come back as a JSONL stream. */
@@ -23084,14 +23142,85 @@ class AnthropicBatchProvider {
             }
             const cached = requests.reduce((n, r) => n + (r.cachePrefix ? 1 : 0), 0);
             this.#log.info(`${label}: sending ${requests.length} requests (${(file.bytes / 1e6).toFixed(2)} MB)${cached ? `, ${cached} with a prompt-cache breakpoint` : ''}`);
-            // A disk-backed Blob is sent as it is read, and read again by the SDK's retries (a stream could not be).
-            const body = await (0,external_node_fs_.openAsBlob)(file.path, { type: 'application/json' });
-            const batch = await (await this.#batches()).create({ requests: [] }, { body });
+            const batch = await this.#createOnce(file.path, requests.length, label);
             return { provider: 'anthropic', batchId: batch.id, requestCount: requests.length, submittedAt: batch.created_at };
         }
         finally {
             await file.remove();
         }
+    }
+    /**
+     * batches.create, retried as the SDK would, but never making a second batch where one may have been made: a Message
+     * Batch has no metadata and no input file to find it by, so after a try whose answer was lost (no answer, or a 5xx)
+     * the batches created since the first try are listed, and those of this size that this process did not make are
+     * the candidates. None: nothing was made, and the create is tried again. One: it is the batch made, and is used.
+     * More (another job sent a batch of the same size at the same moment): which is this run's cannot be told, and the
+     * submit fails naming them rather than pay for the requests twice.
+     */
+    async #createOnce(bodyPath, count, label) {
+        const { APIConnectionError, APIError } = await __nccwpck_require__.e(/* import() */ 407).then(__nccwpck_require__.bind(__nccwpck_require__, 6407));
+        const failureOf = (err) => err instanceof APIConnectionError ? { connection: true } : err instanceof APIError ? { connection: false, status: err.status, headers: err.headers } : undefined;
+        const batches = await this.#batches();
+        const since = Date.now() - CLOCK_SKEW_MS;
+        let failure;
+        for (let attempt = 0; attempt <= CREATE_RETRIES; attempt++) {
+            if (attempt > 0) {
+                await (0,external_node_timers_promises_namespaceObject.setTimeout)(retryDelayMs(failureOf(failure), attempt));
+                if (mayHaveCreated(failureOf(failure))) {
+                    let made;
+                    try {
+                        made = await this.#madeSince(since, count);
+                    }
+                    catch (err) {
+                        // Whether the batch was made is unknown: ask again before any create.
+                        if (!retryable(failureOf(err)))
+                            throw err;
+                        failure = err;
+                        continue;
+                    }
+                    if (made.length === 1) {
+                        OWN_BATCHES.add(made[0].id);
+                        this.#log.warning(`${label}: the batch was created though its answer was lost (${errorText(failure)}); using ${made[0].id}, not creating another`);
+                        return made[0];
+                    }
+                    if (made.length > 1) {
+                        throw new Error(`the create's answer was lost (${errorText(failure)}) and ${made.length} batches of ${count} requests were created since (${made.map((b) => b.id).join(', ')}): ` +
+                            'which one is this run is unknown, so none is used and no other is created (that could bill every request twice); cancel the one not wanted and run again');
+                    }
+                }
+            }
+            // A disk-backed Blob is sent from the file, and read again on a retry (a stream could not be).
+            const body = await (0,external_node_fs_.openAsBlob)(bodyPath, { type: 'application/json' });
+            const creating = batches.create({ requests: [] }, { body, maxRetries: 0 });
+            CREATES_IN_FLIGHT.add(creating);
+            try {
+                const batch = await creating;
+                OWN_BATCHES.add(batch.id);
+                return batch;
+            }
+            catch (err) {
+                if (!retryable(failureOf(err)))
+                    throw err;
+                failure = err;
+            }
+            finally {
+                CREATES_IN_FLIGHT.delete(creating);
+            }
+        }
+        throw failure;
+    }
+    /** The batches of `count` requests created since `since` (epoch ms) that this process did not make, newest first. */
+    async #madeSince(since, count) {
+        await Promise.allSettled([...CREATES_IN_FLIGHT]);
+        const made = [];
+        for await (const batch of (await this.#batches()).list({ limit: 100 }, { maxRetries: 0 })) {
+            if (Date.parse(batch.created_at) < since)
+                break;
+            const c = batch.request_counts;
+            if (!OWN_BATCHES.has(batch.id) && c.processing + c.succeeded + c.errored + c.canceled + c.expired === count)
+                made.push(batch);
+        }
+        return made;
     }
     async status(handle) {
         const batch = await (await this.#batches()).retrieve(handle.batchId);
@@ -23225,8 +23354,6 @@ function usageOf(usage) {
     };
 }
 
-;// CONCATENATED MODULE: external "node:timers/promises"
-const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 ;// CONCATENATED MODULE: ./node_modules/openai/internal/tslib.mjs
 function __classPrivateFieldSet(receiver, state, value, kind, f) {
     if (kind === "m")
@@ -54246,13 +54373,12 @@ bedrock_a = brand_privateBedrockClient;
 
 
 
+
 const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 const OPENAI_LIMITS = { maxRequests: 50_000, maxBytes: 200 * 1024 * 1024 };
 const CHAT_ENDPOINT = '/v1/chat/completions';
 const EMBEDDINGS_ENDPOINT = '/v1/embeddings';
 const RUNNING = new Set(['validating', 'in_progress', 'finalizing', 'cancelling']);
-/** Tries of batches.create after the first, as the SDK's own retries (maxRetries) would make. */
-const CREATE_RETRIES = 4;
 /** OpenAI's Batch API: the requests go up as a JSONL file, the answers come back as output and error files. */
 class OpenAIBatchProvider {
     name = 'openai';
@@ -54298,7 +54424,7 @@ class OpenAIBatchProvider {
         let failure;
         for (let attempt = 0; attempt <= CREATE_RETRIES; attempt++) {
             if (attempt > 0) {
-                await (0,external_node_timers_promises_namespaceObject.setTimeout)(retryDelayMs(failure, attempt));
+                await (0,external_node_timers_promises_namespaceObject.setTimeout)(retryDelayMs(failureOf(failure), attempt));
                 try {
                     const made = await this.#findBatchOf(params.input_file_id, since);
                     if (made) {
@@ -54309,7 +54435,7 @@ class OpenAIBatchProvider {
                 catch (err) {
                     // Whether the batch was made is unknown: another create could make a second one, so ask again first. A
                     // server without the listing (an OpenAI-compatible API) gets the plain retry the SDK would make.
-                    if (retryable(err)) {
+                    if (retryable(failureOf(err))) {
                         failure = err;
                         continue;
                     }
@@ -54319,7 +54445,7 @@ class OpenAIBatchProvider {
                 return await this.#client.batches.create(params, { maxRetries: 0 });
             }
             catch (err) {
-                if (!retryable(err))
+                if (!retryable(failureOf(err)))
                     throw err;
                 failure = err;
             }
@@ -54390,29 +54516,13 @@ class OpenAIBatchProvider {
     }
 }
 /** What the SDK retries: connection errors and timeouts, 408, 409, 429 and 5xx, or what `x-should-retry` says. */
-function retryable(err) {
+/** An SDK error as the retry rules see it. */
+function failureOf(err) {
     if (err instanceof APIConnectionError)
-        return true;
-    if (!(err instanceof APIError) || err.status === undefined)
-        return false;
-    const header = err.headers?.get('x-should-retry');
-    if (header === 'true' || header === 'false')
-        return header === 'true';
-    return err.status === 408 || err.status === 409 || err.status === 429 || err.status >= 500;
-}
-/** The wait the SDK would make before another try: `retry-after-ms` or `retry-after` up to a minute, else 0.5 s doubling up to 8 s, with jitter. */
-function retryDelayMs(err, attempt) {
-    const headers = err instanceof APIError ? err.headers : undefined;
-    const ms = Number.parseFloat(headers?.get('retry-after-ms') ?? '');
-    const seconds = Number.parseFloat(headers?.get('retry-after') ?? '');
-    const date = Date.parse(headers?.get('retry-after') ?? '');
-    const given = Number.isFinite(ms) ? ms : Number.isFinite(seconds) ? seconds * 1000 : Number.isFinite(date) ? date - Date.now() : NaN;
-    if (given >= 0 && given < 60_000)
-        return given;
-    return Math.min(500 * 2 ** (attempt - 1), 8_000) * (1 - Math.random() * 0.25);
-}
-function errorText(err) {
-    return err instanceof Error ? err.message : String(err);
+        return { connection: true };
+    if (err instanceof APIError)
+        return { connection: false, status: err.status, headers: err.headers };
+    return undefined;
 }
 /** OpenAI allows 16 pairs, keys up to 64 and values up to 512 characters. */
 function openaiMetadata(metadata) {

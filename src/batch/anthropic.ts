@@ -2,6 +2,8 @@ import type Anthropic from '@anthropic-ai/sdk';
 import type { ChatMessage } from '../config/types.ts';
 import type { Logger } from '../logger.ts';
 import { openAsBlob } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CREATE_RETRIES, errorText, mayHaveCreated, retryable, retryDelayMs, type HttpFailure } from './create-retry.ts';
 import { BatchLimitError, writeJsonl, type Frame } from './jsonl-file.ts';
 import { responseLines } from './lines.ts';
 import type { BatchHandle, BatchProvider, BatchRequest, BatchStatus, CachePrefix, RequestResult, Usage } from './types.ts';
@@ -10,6 +12,17 @@ export const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
 export const ANTHROPIC_LIMITS = { maxRequests: 100_000, maxBytes: 256 * 1024 * 1024 };
 /** A Message Batch's body: one JSON document holding the requests. */
 const ANTHROPIC_BODY: Frame = { head: '{"requests":[', between: ',', after: '', tail: ']}' };
+/**
+ * How far back a batch made by a create whose answer was lost is looked for: from the first try, less this much for
+ * the clocks of the runner and the API disagreeing. Short, as a batch of the same size from another job inside the
+ * window is taken for this run's when this run's was never made.
+ */
+const CLOCK_SKEW_MS = 15_000;
+/** Batches this process created or found: a lost create's batch is never one of them (a sibling part's, say). */
+const OWN_BATCHES = new Set<string>();
+/** Creates under way in this process: a look for a lost create's batch waits for them, so their batches are known. */
+const CREATES_IN_FLIGHT = new Set<Promise<unknown>>();
+
 /** The Messages API requires max_tokens; promptfoo sends this much when a suite sets none. */
 export const ANTHROPIC_DEFAULT_MAX_TOKENS = 1024;
 
@@ -57,13 +70,82 @@ export class AnthropicBatchProvider implements BatchProvider {
       }
       const cached = requests.reduce((n, r) => n + (r.cachePrefix ? 1 : 0), 0);
       this.#log.info(`${label}: sending ${requests.length} requests (${(file.bytes / 1e6).toFixed(2)} MB)${cached ? `, ${cached} with a prompt-cache breakpoint` : ''}`);
-      // A disk-backed Blob is sent as it is read, and read again by the SDK's retries (a stream could not be).
-      const body = await openAsBlob(file.path, { type: 'application/json' });
-      const batch = await (await this.#batches()).create({ requests: [] }, { body });
+      const batch = await this.#createOnce(file.path, requests.length, label);
       return { provider: 'anthropic', batchId: batch.id, requestCount: requests.length, submittedAt: batch.created_at };
     } finally {
       await file.remove();
     }
+  }
+
+  /**
+   * batches.create, retried as the SDK would, but never making a second batch where one may have been made: a Message
+   * Batch has no metadata and no input file to find it by, so after a try whose answer was lost (no answer, or a 5xx)
+   * the batches created since the first try are listed, and those of this size that this process did not make are
+   * the candidates. None: nothing was made, and the create is tried again. One: it is the batch made, and is used.
+   * More (another job sent a batch of the same size at the same moment): which is this run's cannot be told, and the
+   * submit fails naming them rather than pay for the requests twice.
+   */
+  async #createOnce(bodyPath: string, count: number, label: string): Promise<Anthropic.Messages.Batches.MessageBatch> {
+    const { APIConnectionError, APIError } = await import('@anthropic-ai/sdk');
+    const failureOf = (err: unknown): HttpFailure | undefined =>
+      err instanceof APIConnectionError ? { connection: true } : err instanceof APIError ? { connection: false, status: err.status, headers: err.headers } : undefined;
+    const batches = await this.#batches();
+    const since = Date.now() - CLOCK_SKEW_MS;
+    let failure: unknown;
+    for (let attempt = 0; attempt <= CREATE_RETRIES; attempt++) {
+      if (attempt > 0) {
+        await sleep(retryDelayMs(failureOf(failure), attempt));
+        if (mayHaveCreated(failureOf(failure))) {
+          let made: Anthropic.Messages.Batches.MessageBatch[];
+          try {
+            made = await this.#madeSince(since, count);
+          } catch (err) {
+            // Whether the batch was made is unknown: ask again before any create.
+            if (!retryable(failureOf(err))) throw err;
+            failure = err;
+            continue;
+          }
+          if (made.length === 1) {
+            OWN_BATCHES.add(made[0].id);
+            this.#log.warning(`${label}: the batch was created though its answer was lost (${errorText(failure)}); using ${made[0].id}, not creating another`);
+            return made[0];
+          }
+          if (made.length > 1) {
+            throw new Error(
+              `the create's answer was lost (${errorText(failure)}) and ${made.length} batches of ${count} requests were created since (${made.map((b) => b.id).join(', ')}): ` +
+                'which one is this run is unknown, so none is used and no other is created (that could bill every request twice); cancel the one not wanted and run again',
+            );
+          }
+        }
+      }
+      // A disk-backed Blob is sent from the file, and read again on a retry (a stream could not be).
+      const body = await openAsBlob(bodyPath, { type: 'application/json' });
+      const creating = batches.create({ requests: [] }, { body, maxRetries: 0 });
+      CREATES_IN_FLIGHT.add(creating);
+      try {
+        const batch = await creating;
+        OWN_BATCHES.add(batch.id);
+        return batch;
+      } catch (err) {
+        if (!retryable(failureOf(err))) throw err;
+        failure = err;
+      } finally {
+        CREATES_IN_FLIGHT.delete(creating);
+      }
+    }
+    throw failure;
+  }
+
+  /** The batches of `count` requests created since `since` (epoch ms) that this process did not make, newest first. */
+  async #madeSince(since: number, count: number): Promise<Anthropic.Messages.Batches.MessageBatch[]> {
+    await Promise.allSettled([...CREATES_IN_FLIGHT]);
+    const made: Anthropic.Messages.Batches.MessageBatch[] = [];
+    for await (const batch of (await this.#batches()).list({ limit: 100 }, { maxRetries: 0 })) {
+      if (Date.parse(batch.created_at) < since) break;
+      const c = batch.request_counts;
+      if (!OWN_BATCHES.has(batch.id) && c.processing + c.succeeded + c.errored + c.canceled + c.expired === count) made.push(batch);
+    }
+    return made;
   }
 
   async status(handle: BatchHandle): Promise<BatchStatus> {

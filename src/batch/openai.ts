@@ -2,6 +2,7 @@ import { openAsBlob } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import OpenAI, { APIConnectionError, APIError } from 'openai';
 import type { Logger } from '../logger.ts';
+import { CREATE_RETRIES, errorText, retryable, retryDelayMs, type HttpFailure } from './create-retry.ts';
 import { writeJsonl } from './jsonl-file.ts';
 import { responseLines } from './lines.ts';
 import type { BatchHandle, BatchMetadata, BatchProvider, FoundBatch, BatchRequest, BatchStatus, RequestError, RequestResult, Usage } from './types.ts';
@@ -11,8 +12,6 @@ export const OPENAI_LIMITS = { maxRequests: 50_000, maxBytes: 200 * 1024 * 1024 
 const CHAT_ENDPOINT = '/v1/chat/completions';
 const EMBEDDINGS_ENDPOINT = '/v1/embeddings';
 const RUNNING = new Set(['validating', 'in_progress', 'finalizing', 'cancelling']);
-/** Tries of batches.create after the first, as the SDK's own retries (maxRetries) would make. */
-const CREATE_RETRIES = 4;
 
 export interface OpenAIBatchOptions {
   apiKey: string;
@@ -74,7 +73,7 @@ export class OpenAIBatchProvider implements BatchProvider {
     let failure: unknown;
     for (let attempt = 0; attempt <= CREATE_RETRIES; attempt++) {
       if (attempt > 0) {
-        await sleep(retryDelayMs(failure, attempt));
+        await sleep(retryDelayMs(failureOf(failure), attempt));
         try {
           const made = await this.#findBatchOf(params.input_file_id, since);
           if (made) {
@@ -84,7 +83,7 @@ export class OpenAIBatchProvider implements BatchProvider {
         } catch (err) {
           // Whether the batch was made is unknown: another create could make a second one, so ask again first. A
           // server without the listing (an OpenAI-compatible API) gets the plain retry the SDK would make.
-          if (retryable(err)) {
+          if (retryable(failureOf(err))) {
             failure = err;
             continue;
           }
@@ -93,7 +92,7 @@ export class OpenAIBatchProvider implements BatchProvider {
       try {
         return await this.#client.batches.create(params, { maxRetries: 0 });
       } catch (err) {
-        if (!retryable(err)) throw err;
+        if (!retryable(failureOf(err))) throw err;
         failure = err;
       }
     }
@@ -163,27 +162,11 @@ export class OpenAIBatchProvider implements BatchProvider {
 }
 
 /** What the SDK retries: connection errors and timeouts, 408, 409, 429 and 5xx, or what `x-should-retry` says. */
-function retryable(err: unknown): boolean {
-  if (err instanceof APIConnectionError) return true;
-  if (!(err instanceof APIError) || err.status === undefined) return false;
-  const header = err.headers?.get('x-should-retry');
-  if (header === 'true' || header === 'false') return header === 'true';
-  return err.status === 408 || err.status === 409 || err.status === 429 || err.status >= 500;
-}
-
-/** The wait the SDK would make before another try: `retry-after-ms` or `retry-after` up to a minute, else 0.5 s doubling up to 8 s, with jitter. */
-function retryDelayMs(err: unknown, attempt: number): number {
-  const headers = err instanceof APIError ? err.headers : undefined;
-  const ms = Number.parseFloat(headers?.get('retry-after-ms') ?? '');
-  const seconds = Number.parseFloat(headers?.get('retry-after') ?? '');
-  const date = Date.parse(headers?.get('retry-after') ?? '');
-  const given = Number.isFinite(ms) ? ms : Number.isFinite(seconds) ? seconds * 1000 : Number.isFinite(date) ? date - Date.now() : NaN;
-  if (given >= 0 && given < 60_000) return given;
-  return Math.min(500 * 2 ** (attempt - 1), 8_000) * (1 - Math.random() * 0.25);
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+/** An SDK error as the retry rules see it. */
+function failureOf(err: unknown): HttpFailure | undefined {
+  if (err instanceof APIConnectionError) return { connection: true };
+  if (err instanceof APIError) return { connection: false, status: err.status, headers: err.headers };
+  return undefined;
 }
 
 /** OpenAI allows 16 pairs, keys up to 64 and values up to 512 characters. */
