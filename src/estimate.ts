@@ -1,6 +1,7 @@
 import { loadSuite } from './config/load.ts';
 import type { ConfigWarning, Suite } from './config/types.ts';
 import { estimatePlan, overBudget, type Estimate } from './cost/estimate.ts';
+import { markPromptCaching } from './plan/cache-prefix.ts';
 import type { EstimateHeading } from './cost/estimate-format.ts';
 import type { Logger } from './logger.ts';
 import { buildPlan, type Plan } from './plan/plan.ts';
@@ -35,6 +36,8 @@ export async function estimateSuite(configPath: string, settings: EstimateSettin
   onWarnings?.(warnings);
   const plan = buildPlan(suite);
   const reused = settings.earlier?.reusableIds(plan.batches) ?? settings.reused;
+  // Cache breakpoints as a run places them: over the requests that are sent.
+  markPromptCaching(reused ? plan.batches.map((b) => ({ ...b, requests: b.requests.filter((r) => !reused.has(r.id)) })) : plan.batches, plan.caching);
   plan.batches = splitBatches(plan.batches, suite.batch);
   return estimateOf(plan, suite, { ...settings, reused });
 }

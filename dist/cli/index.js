@@ -55315,7 +55315,9 @@ function lead(estimate, heading) {
     const partial = estimate.unpriced.length > 0 ? ' for the priced models' : '';
     return (`${plural(estimate.cases, 'case')}, ${plural(sent, 'distinct request')} to send${reused} in ${plural(heading.batches, 'batch', 'batches')}: ` +
         `expected batch cost ${money(total.batch.expected)}${partial} (real time ${money(total.realtime.expected)}), ` +
-        (total.batch.max === undefined ? `no upper bound: ${uncapped(estimate)} no max_tokens.` : `at most ${money(total.batch.max)} if every answer uses all of its max_tokens.`));
+        (total.batch.max === undefined
+            ? `no upper bound: ${uncapped(estimate)} no max_tokens.`
+            : `at most ${money(total.batch.max)} if every answer uses all of its max_tokens${estimate.rows.some((r) => r.cache) ? ' and no prompt-cache read hits' : ''}.`));
 }
 /** Which rows have requests without an output cap, as the subject of "set(s) no max_tokens". */
 function uncapped(estimate) {
@@ -55374,6 +55376,10 @@ function notes(estimate, heading) {
     }
     out.push(`Output tokens are not known before the answers are written: assumed ${estimate.outputTokensAssumed} an answer (${heading.outputOption}), capped at each request's max_tokens. ` +
         '"Batch, at most": every answer uses all of its max_tokens.');
+    for (const r of estimate.rows.filter((row) => row.cache)) {
+        out.push(`Prompt caching, ${r.label}: of its input, ~${n(r.cache.writeTokens)} tokens are written to the cache (each shared prefix once, at the cache-write price) ` +
+            `and ~${n(r.cache.readTokens)} read from it (at the cache-read price). In a batch, cache hits are best-effort: "Batch, at most" assumes none, every request writing its prefix.`);
+    }
     if (estimate.reasoningModels.length) {
         out.push(`${estimate.reasoningModels.join(', ')}: reasoning models also bill hidden reasoning tokens as output, which can be many times the answer.`);
     }
@@ -59355,6 +59361,218 @@ function prompts_label(a) {
     return a.negate ? `not-${a.type}` : a.type;
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/plan/request-id.ts
+
+/**
+ * The request's identity: a hash of everything that decides the answer. Used as `custom_id` (Anthropic allows
+ * `^[a-zA-Z0-9_-]{1,64}$`), to join results, and to send an identical request once.
+ */
+function requestId(parts) {
+    const id = `r${(0,external_node_crypto_.createHash)('sha256').update(canonicalJson(parts)).digest('hex').slice(0, 40)}`;
+    // As one flat string: the template makes a rope over a slice that keeps all 64 hex digits alive (90 bytes
+    // more per request, held by the plan, the batches and the scorer's maps for the whole run).
+    return Buffer.from(id, 'latin1').toString('latin1');
+}
+/** JSON with object keys sorted, so equal values always hash alike. */
+function canonicalJson(value) {
+    if (Array.isArray(value))
+        return `[${value.map(canonicalJson).join(',')}]`;
+    if (value && typeof value === 'object') {
+        const entries = Object.entries(value)
+            .filter(([, v]) => v !== undefined)
+            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+        return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+    }
+    return JSON.stringify(value) ?? 'null';
+}
+
+;// CONCATENATED MODULE: ./src/plan/cache-prefix.ts
+
+
+/**
+ * Anthropic prompt caching, opt-in per provider (`config.promptCaching`). Across a model's requests, each request's
+ * longest prefix (the system prompt, then its messages one by one) that at least one other request shares byte for
+ * byte, and that is long enough for Anthropic to cache, gets the cache breakpoint: the request's `cachePrefix`, which
+ * the Anthropic provider sends as `cache_control` on that prefix's last block. The first request with a prefix writes
+ * it to the cache (1.25 times the input price, 2 times for the 1-hour cache), later ones read it (0.1 times), batch
+ * discount included. In a batch, Anthropic serves cache hits on a best-effort basis.
+ */
+/**
+ * Gives the requests of every Anthropic batch whose provider asked for caching (`optedIn`, the plan's `caching`) their
+ * cache breakpoints, one model at a time. Called on the requests that are sent (after any that earlier outputs answer
+ * are taken out, before batches are split), so a prefix counts as shared only by requests that go out.
+ */
+function markPromptCaching(batches, optedIn, log) {
+    if (!optedIn || optedIn.size === 0)
+        return;
+    // A batch is one model at one endpoint (the cache is the endpoint's); the parts of a split one are counted together.
+    const byKey = new Map();
+    for (const batch of batches) {
+        if (batch.provider !== 'anthropic' || batch.purpose === 'grading')
+            continue;
+        const key = batch.key.replace(/#\d+$/, '');
+        const entry = byKey.get(key);
+        if (entry)
+            entry.requests.push(...batch.requests);
+        else
+            byKey.set(key, { model: batch.model, requests: [...batch.requests] });
+    }
+    for (const { model, requests } of byKey.values())
+        markCachePrefixes(model, requests, optedIn, log);
+}
+/** A prefix is marked when at least this many requests share it: one write, then reads. */
+const MIN_SHARING_REQUESTS = 2;
+/** Anthropic's rule of thumb: a Claude token is about 3.5 English characters (Anthropic has no offline tokenizer). */
+const CHARS_PER_TOKEN = 3.5;
+function estimateCacheTokens(chars) {
+    return Math.ceil(chars / CHARS_PER_TOKEN);
+}
+/**
+ * The shortest prompt prefix Anthropic caches, in tokens, by model (Anthropic's prompt caching docs, "Cache
+ * limitations", checked 2026-11; where copies of that table disagree, the lower figure). A shorter prefix marked with
+ * cache_control is simply not cached (no error, no write charge), so for a model not listed the lowest minimum is
+ * assumed and the marker is sent.
+ */
+const MIN_CACHEABLE_TOKENS = [
+    ['claude-opus-4-6', 4096],
+    ['claude-opus-4-5', 4096],
+    ['claude-haiku-4-5', 4096],
+    ['claude-3-5-haiku', 2048],
+    ['claude-3-haiku', 2048],
+    ['claude-sonnet-4-6', 1024],
+    ['claude-sonnet-4-5', 1024],
+    ['claude-opus-4-1', 1024],
+    ['claude-opus-4', 1024],
+    ['claude-sonnet-4', 1024],
+    ['claude-3-7-sonnet', 1024],
+    ['claude-3-5-sonnet', 1024],
+    ['claude-3-opus', 1024],
+];
+const DEFAULT_MIN_CACHEABLE_TOKENS = 1024;
+/** The model's minimum cacheable prefix: the entry whose id is the model or the longest that starts it (dated versions). */
+function minCacheableTokens(model) {
+    const entry = MIN_CACHEABLE_TOKENS.filter(([id]) => model === id || model.startsWith(`${id}-`)).sort((a, b) => b[0].length - a[0].length)[0];
+    return entry ? { tokens: entry[1], known: true } : { tokens: DEFAULT_MIN_CACHEABLE_TOKENS, known: false };
+}
+/** Parameters that do not change the prompt Anthropic caches: requests that differ only in these share a cache. */
+const SAMPLING_PARAMS = new Set(['max_tokens', 'temperature', 'top_p', 'top_k', 'stop', 'stop_sequences', 'metadata', 'service_tier']);
+/**
+ * Gives each opted-in request of one model its cache breakpoint: the longest prefix of its blocks that at least
+ * MIN_SHARING_REQUESTS opted-in requests (with the same prompt-shaping parameters) share and that has at least the
+ * model's minimum cacheable tokens. `optedIn` maps request ids to the cache they asked for. Logs what it did.
+ */
+function markCachePrefixes(model, requests, optedIn, log) {
+    const minTokens = minCacheableTokens(model);
+    const candidates = requests.filter((r) => optedIn.has(r.id) && r.input === undefined);
+    const marking = { marked: 0, optedIn: candidates.length, prefixes: [], minTokens };
+    if (candidates.length === 0)
+        return marking;
+    const roots = new Map();
+    const blocksOf = new Map();
+    const rootOf = new Map();
+    for (const request of candidates) {
+        const group = promptParams(request);
+        let node = roots.get(group);
+        if (!node)
+            roots.set(group, (node = { count: 0, chars: 0 }));
+        rootOf.set(request, node);
+        const blocks = anthropicBlocks(request);
+        blocksOf.set(request, blocks);
+        node.count++;
+        for (const block of blocks) {
+            node.children ??= new Map();
+            let byText = node.children.get(block.role);
+            if (!byText)
+                node.children.set(block.role, (byText = new Map()));
+            let child = byText.get(block.text);
+            if (!child)
+                byText.set(block.text, (child = { count: 0, chars: node.chars + block.text.length }));
+            child.count++;
+            node = child;
+        }
+    }
+    const prefixes = new Map();
+    let longestTooShort = 0;
+    for (const request of candidates) {
+        let node = rootOf.get(request);
+        let best;
+        const blocks = blocksOf.get(request);
+        for (let depth = 0; depth < blocks.length; depth++) {
+            const block = blocks[depth];
+            node = node.children.get(block.role).get(block.text);
+            if (node.count < MIN_SHARING_REQUESTS)
+                break;
+            // An empty block cannot carry the marker (the API refuses an empty text block); a longer prefix still can.
+            if (block.text === '')
+                continue;
+            if (estimateCacheTokens(node.chars) >= minTokens.tokens)
+                best = { node, blocks: depth + 1 };
+            else
+                longestTooShort = Math.max(longestTooShort, estimateCacheTokens(node.chars));
+        }
+        if (!best)
+            continue;
+        request.cachePrefix = { blocks: best.blocks, ttl: optedIn.get(request.id) };
+        marking.marked++;
+        let prefix = prefixes.get(best.node);
+        if (!prefix)
+            prefixes.set(best.node, (prefix = { blocks: best.blocks, tokens: estimateCacheTokens(best.node.chars), requests: 0 }));
+        prefix.requests++;
+    }
+    marking.prefixes = [...prefixes.values()];
+    if (marking.marked < marking.optedIn && longestTooShort > 0)
+        marking.longestTooShort = longestTooShort;
+    log?.info(describeMarking(model, marking));
+    return marking;
+}
+/** The parameters that shape the prompt Anthropic caches, as one string: requests differing in any other share a cache. */
+function promptParams(request) {
+    return canonicalJson(Object.fromEntries(Object.entries(request.params).filter(([k]) => !SAMPLING_PARAMS.has(k))));
+}
+/**
+ * A marked request's cached prefix: `key`, the same for every request that shares the cache entry (model aside), and
+ * its text. Undefined for a request without a cache breakpoint.
+ */
+function cachedPrefixOf(request) {
+    if (!request.cachePrefix)
+        return undefined;
+    const blocks = anthropicBlocks(request).slice(0, request.cachePrefix.blocks);
+    return {
+        key: [promptParams(request), ...blocks.flatMap((b) => [b.role, b.text])].join('\u0000'),
+        text: blocks.map((b) => b.text).join(''),
+    };
+}
+/** The request as Anthropic gets it, block by block: the system prompt (all system messages joined), then each message. */
+function anthropicBlocks(request) {
+    const { system, messages } = splitSystem(request.messages);
+    const blocks = messages.map((m) => ({ role: m.role, text: m.content }));
+    return system === undefined ? blocks : [{ role: 'system', text: system }, ...blocks];
+}
+/** One log line: what was marked, or why caching was skipped. */
+function describeMarking(model, m) {
+    const label = `anthropic:${model}: prompt caching`;
+    const minimum = `${m.minTokens.tokens.toLocaleString('en-US')} tokens${m.minTokens.known ? ` Anthropic caches for ${model}` : ' (assumed: the lowest minimum Anthropic documents; the model is not in our table)'}`;
+    const estimate = `estimated at ${CHARS_PER_TOKEN} characters a token`;
+    if (m.marked === 0) {
+        const why = m.longestTooShort !== undefined
+            ? `the longest prefix ${MIN_SHARING_REQUESTS} or more requests share is about ${m.longestTooShort.toLocaleString('en-US')} tokens (${estimate}), below the ${minimum}`
+            : `no prefix (the system prompt, then whole messages) is shared by ${MIN_SHARING_REQUESTS} or more of its ${m.optedIn.toLocaleString('en-US')} requests; put the shared part in a system message or messages of its own`;
+        return `${label} skipped: ${why}`;
+    }
+    const shown = [...m.prefixes].sort((a, b) => b.requests - a.requests);
+    const list = shown
+        .slice(0, 3)
+        .map((p) => `about ${p.tokens.toLocaleString('en-US')} tokens (${p.blocks === 1 ? '1 block' : `${p.blocks} blocks`}) shared by ${p.requests.toLocaleString('en-US')}`)
+        .join(', ');
+    const more = shown.length > 3 ? ` and ${shown.length - 3} more` : '';
+    const left = m.optedIn - m.marked;
+    const rest = left > 0 ? `; ${left.toLocaleString('en-US')} ${left === 1 ? 'shares' : 'share'} no prefix long enough to cache and ${left === 1 ? 'is' : 'are'} sent without` : '';
+    return (`${label}: a cache breakpoint on ${m.marked.toLocaleString('en-US')} of ${m.optedIn.toLocaleString('en-US')} requests, ` +
+        `${shown.length === 1 ? 'one prefix' : `${shown.length} prefixes`}: ${list}${more} (${estimate})${rest}. In a batch, cache hits are best-effort`);
+}
+
 ;// CONCATENATED MODULE: ./src/cost/cost.ts
 
 /**
@@ -59425,10 +59643,13 @@ function addUsage(total, usage, price) {
 
 
 
+
 /**
  * What a plan will cost, worked out before anything is sent: input tokens counted (OpenAI) or approximated
  * (Anthropic) per distinct request, output tokens assumed (an answer's length is not known before it is written,
- * only its cap, max_tokens), priced from the table at batch and at real-time prices. Model-graded assertions are
+ * only its cap, max_tokens), priced from the table at batch and at real-time prices. Requests with a prompt-cache
+ * breakpoint (Anthropic `promptCaching`) write their prefix once per model and read it after, as the cache is billed;
+ * "at most" assumes no read hits (in a batch they are best-effort). Model-graded assertions are
  * graded in a second batch whose prompts hold the outputs: their line is rough, with the assumed output in place
  * of the real one.
  */
@@ -59442,7 +59663,8 @@ async function estimatePlan(plan, options) {
         let g = groups.get(key);
         if (!g) {
             const counter = await counterFor(spec.provider, spec.model);
-            g = { key, ...spec, purpose, counter, requests: 0, reused: 0, inputTokens: 0, outputTokens: 0, maxOutputTokens: 0, uncapped: false, reusedInput: 0, reusedOutput: 0 };
+            const cache = { write5m: 0, write1h: 0, read5m: 0, read1h: 0, prefixes: new Set() };
+            g = { key, ...spec, purpose, counter, requests: 0, reused: 0, inputTokens: 0, outputTokens: 0, maxOutputTokens: 0, uncapped: false, reusedInput: 0, reusedOutput: 0, cache };
             groups.set(key, g);
         }
         return g;
@@ -59472,6 +59694,7 @@ async function estimatePlan(plan, options) {
                 g.uncapped = true;
             else
                 g.maxOutputTokens += cap;
+            addCachedPrefix(g, request, input);
         }
     }
     // Grading, roughly: each model-graded assertion of each case makes the grading request it will make, with an
@@ -59542,6 +59765,27 @@ async function estimatePlan(plan, options) {
         gradingNotEstimated,
     };
 }
+/** A request's cache prefix: written by the first request of the model that has it, read by the others. */
+function addCachedPrefix(g, request, input) {
+    const prefix = cachedPrefixOf(request);
+    if (!prefix || !request.cachePrefix)
+        return;
+    const tokens = Math.min(g.counter.text(prefix.text), input);
+    const hour = request.cachePrefix.ttl === '1h';
+    if (g.cache.prefixes.has(prefix.key)) {
+        if (hour)
+            g.cache.read1h += tokens;
+        else
+            g.cache.read5m += tokens;
+    }
+    else {
+        g.cache.prefixes.add(prefix.key);
+        if (hour)
+            g.cache.write1h += tokens;
+        else
+            g.cache.write5m += tokens;
+    }
+}
 function addGrading(g, input, output, cap) {
     g.requests++;
     g.inputTokens += input;
@@ -59576,17 +59820,25 @@ function estimate_row(g, pricing) {
         outputTokens: g.outputTokens,
         maxOutputTokens: g.uncapped ? undefined : g.maxOutputTokens,
     };
+    const c = g.cache;
+    if (c.prefixes.size > 0)
+        out.cache = { writeTokens: c.write5m + c.write1h, readTokens: c.read5m + c.read1h };
     if (!price)
         return out;
     const usd = (input, output) => (input * price.input + output * price.output) / 1_000_000;
-    const expected = usd(g.inputTokens, g.outputTokens);
-    const max = g.uncapped ? undefined : usd(g.inputTokens, g.maxOutputTokens);
+    // The cached prefixes at their own prices: expected, each read a hit; at most, none is, and every one writes.
+    const uncached = g.inputTokens - c.write5m - c.write1h - c.read5m - c.read1h;
+    const hour = cacheWrite1hPrice(price);
+    const input = (uncached * price.input + c.write5m * price.cacheWrite + c.write1h * hour + (c.read5m + c.read1h) * price.cachedInput) / 1_000_000;
+    const inputAtMost = (uncached * price.input + (c.write5m + c.read5m) * price.cacheWrite + (c.write1h + c.read1h) * hour) / 1_000_000;
+    const expected = input + usd(0, g.outputTokens);
+    const max = g.uncapped ? undefined : inputAtMost + usd(0, g.maxOutputTokens);
     const saved = usd(g.reusedInput, g.reusedOutput);
     return {
         ...out,
         price,
         batch: {
-            input: usd(g.inputTokens, 0) * BATCH_DISCOUNT,
+            input: input * BATCH_DISCOUNT,
             output: usd(0, g.outputTokens) * BATCH_DISCOUNT,
             total: { expected: expected * BATCH_DISCOUNT, max: max === undefined ? undefined : max * BATCH_DISCOUNT },
         },
@@ -59679,33 +59931,6 @@ function parseChat(text) {
         return undefined;
     const ok = parsed.every((m) => m && typeof m === 'object' && render_prompt_ROLES.has(m.role) && typeof m.content === 'string');
     return ok ? parsed.map((m) => ({ role: m.role, content: m.content })) : undefined;
-}
-
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./src/plan/request-id.ts
-
-/**
- * The request's identity: a hash of everything that decides the answer. Used as `custom_id` (Anthropic allows
- * `^[a-zA-Z0-9_-]{1,64}$`), to join results, and to send an identical request once.
- */
-function requestId(parts) {
-    const id = `r${(0,external_node_crypto_.createHash)('sha256').update(canonicalJson(parts)).digest('hex').slice(0, 40)}`;
-    // As one flat string: the template makes a rope over a slice that keeps all 64 hex digits alive (90 bytes
-    // more per request, held by the plan, the batches and the scorer's maps for the whole run).
-    return Buffer.from(id, 'latin1').toString('latin1');
-}
-/** JSON with object keys sorted, so equal values always hash alike. */
-function canonicalJson(value) {
-    if (Array.isArray(value))
-        return `[${value.map(canonicalJson).join(',')}]`;
-    if (value && typeof value === 'object') {
-        const entries = Object.entries(value)
-            .filter(([, v]) => v !== undefined)
-            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-        return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-    }
-    return JSON.stringify(value) ?? 'null';
 }
 
 ;// CONCATENATED MODULE: ./src/plan/plan.ts
@@ -59896,12 +60121,15 @@ function estimateTokens(request) {
 
 
 
+
 /** Loads and plans a suite as a run would (no network, no key), and estimates what sending it would cost. */
 async function estimateSuite(configPath, settings, onWarnings) {
     const { suite, warnings } = loadSuite(configPath);
     onWarnings?.(warnings);
     const plan = buildPlan(suite);
     const reused = settings.earlier?.reusableIds(plan.batches) ?? settings.reused;
+    // Cache breakpoints as a run places them: over the requests that are sent.
+    markPromptCaching(reused ? plan.batches.map((b) => ({ ...b, requests: b.requests.filter((r) => !reused.has(r.id)) })) : plan.batches, plan.caching);
     plan.batches = splitBatches(plan.batches, suite.batch);
     return estimateOf(plan, suite, { ...settings, reused });
 }
@@ -60067,174 +60295,6 @@ function attachBatches(runs, state, log) {
         }
     }
     return unmatched;
-}
-
-;// CONCATENATED MODULE: ./src/plan/cache-prefix.ts
-
-
-/**
- * Anthropic prompt caching, opt-in per provider (`config.promptCaching`). Across a model's requests, each request's
- * longest prefix (the system prompt, then its messages one by one) that at least one other request shares byte for
- * byte, and that is long enough for Anthropic to cache, gets the cache breakpoint: the request's `cachePrefix`, which
- * the Anthropic provider sends as `cache_control` on that prefix's last block. The first request with a prefix writes
- * it to the cache (1.25 times the input price, 2 times for the 1-hour cache), later ones read it (0.1 times), batch
- * discount included. In a batch, Anthropic serves cache hits on a best-effort basis.
- */
-/**
- * Gives the requests of every Anthropic batch whose provider asked for caching (`optedIn`, the plan's `caching`) their
- * cache breakpoints, one model at a time. Called on the requests that are sent (after any that earlier outputs answer
- * are taken out, before batches are split), so a prefix counts as shared only by requests that go out.
- */
-function markPromptCaching(batches, optedIn, log) {
-    if (!optedIn || optedIn.size === 0)
-        return;
-    // A batch is one model at one endpoint (the cache is the endpoint's); the parts of a split one are counted together.
-    const byKey = new Map();
-    for (const batch of batches) {
-        if (batch.provider !== 'anthropic' || batch.purpose === 'grading')
-            continue;
-        const key = batch.key.replace(/#\d+$/, '');
-        const entry = byKey.get(key);
-        if (entry)
-            entry.requests.push(...batch.requests);
-        else
-            byKey.set(key, { model: batch.model, requests: [...batch.requests] });
-    }
-    for (const { model, requests } of byKey.values())
-        markCachePrefixes(model, requests, optedIn, log);
-}
-/** A prefix is marked when at least this many requests share it: one write, then reads. */
-const MIN_SHARING_REQUESTS = 2;
-/** Anthropic's rule of thumb: a Claude token is about 3.5 English characters (Anthropic has no offline tokenizer). */
-const CHARS_PER_TOKEN = 3.5;
-function estimateCacheTokens(chars) {
-    return Math.ceil(chars / CHARS_PER_TOKEN);
-}
-/**
- * The shortest prompt prefix Anthropic caches, in tokens, by model (Anthropic's prompt caching docs, "Cache
- * limitations", checked 2026-11; where copies of that table disagree, the lower figure). A shorter prefix marked with
- * cache_control is simply not cached (no error, no write charge), so for a model not listed the lowest minimum is
- * assumed and the marker is sent.
- */
-const MIN_CACHEABLE_TOKENS = [
-    ['claude-opus-4-6', 4096],
-    ['claude-opus-4-5', 4096],
-    ['claude-haiku-4-5', 4096],
-    ['claude-3-5-haiku', 2048],
-    ['claude-3-haiku', 2048],
-    ['claude-sonnet-4-6', 1024],
-    ['claude-sonnet-4-5', 1024],
-    ['claude-opus-4-1', 1024],
-    ['claude-opus-4', 1024],
-    ['claude-sonnet-4', 1024],
-    ['claude-3-7-sonnet', 1024],
-    ['claude-3-5-sonnet', 1024],
-    ['claude-3-opus', 1024],
-];
-const DEFAULT_MIN_CACHEABLE_TOKENS = 1024;
-/** The model's minimum cacheable prefix: the entry whose id is the model or the longest that starts it (dated versions). */
-function minCacheableTokens(model) {
-    const entry = MIN_CACHEABLE_TOKENS.filter(([id]) => model === id || model.startsWith(`${id}-`)).sort((a, b) => b[0].length - a[0].length)[0];
-    return entry ? { tokens: entry[1], known: true } : { tokens: DEFAULT_MIN_CACHEABLE_TOKENS, known: false };
-}
-/** Parameters that do not change the prompt Anthropic caches: requests that differ only in these share a cache. */
-const SAMPLING_PARAMS = new Set(['max_tokens', 'temperature', 'top_p', 'top_k', 'stop', 'stop_sequences', 'metadata', 'service_tier']);
-/**
- * Gives each opted-in request of one model its cache breakpoint: the longest prefix of its blocks that at least
- * MIN_SHARING_REQUESTS opted-in requests (with the same prompt-shaping parameters) share and that has at least the
- * model's minimum cacheable tokens. `optedIn` maps request ids to the cache they asked for. Logs what it did.
- */
-function markCachePrefixes(model, requests, optedIn, log) {
-    const minTokens = minCacheableTokens(model);
-    const candidates = requests.filter((r) => optedIn.has(r.id) && r.input === undefined);
-    const marking = { marked: 0, optedIn: candidates.length, prefixes: [], minTokens };
-    if (candidates.length === 0)
-        return marking;
-    const roots = new Map();
-    const blocksOf = new Map();
-    const rootOf = new Map();
-    for (const request of candidates) {
-        const group = canonicalJson(Object.fromEntries(Object.entries(request.params).filter(([k]) => !SAMPLING_PARAMS.has(k))));
-        let node = roots.get(group);
-        if (!node)
-            roots.set(group, (node = { count: 0, chars: 0 }));
-        rootOf.set(request, node);
-        const blocks = anthropicBlocks(request);
-        blocksOf.set(request, blocks);
-        node.count++;
-        for (const block of blocks) {
-            node.children ??= new Map();
-            let byText = node.children.get(block.role);
-            if (!byText)
-                node.children.set(block.role, (byText = new Map()));
-            let child = byText.get(block.text);
-            if (!child)
-                byText.set(block.text, (child = { count: 0, chars: node.chars + block.text.length }));
-            child.count++;
-            node = child;
-        }
-    }
-    const prefixes = new Map();
-    let longestTooShort = 0;
-    for (const request of candidates) {
-        let node = rootOf.get(request);
-        let best;
-        const blocks = blocksOf.get(request);
-        for (let depth = 0; depth < blocks.length; depth++) {
-            const block = blocks[depth];
-            node = node.children.get(block.role).get(block.text);
-            if (node.count < MIN_SHARING_REQUESTS)
-                break;
-            // An empty block cannot carry the marker (the API refuses an empty text block); a longer prefix still can.
-            if (block.text === '')
-                continue;
-            if (estimateCacheTokens(node.chars) >= minTokens.tokens)
-                best = { node, blocks: depth + 1 };
-            else
-                longestTooShort = Math.max(longestTooShort, estimateCacheTokens(node.chars));
-        }
-        if (!best)
-            continue;
-        request.cachePrefix = { blocks: best.blocks, ttl: optedIn.get(request.id) };
-        marking.marked++;
-        let prefix = prefixes.get(best.node);
-        if (!prefix)
-            prefixes.set(best.node, (prefix = { blocks: best.blocks, tokens: estimateCacheTokens(best.node.chars), requests: 0 }));
-        prefix.requests++;
-    }
-    marking.prefixes = [...prefixes.values()];
-    if (marking.marked < marking.optedIn && longestTooShort > 0)
-        marking.longestTooShort = longestTooShort;
-    log?.info(describeMarking(model, marking));
-    return marking;
-}
-/** The request as Anthropic gets it, block by block: the system prompt (all system messages joined), then each message. */
-function anthropicBlocks(request) {
-    const { system, messages } = splitSystem(request.messages);
-    const blocks = messages.map((m) => ({ role: m.role, text: m.content }));
-    return system === undefined ? blocks : [{ role: 'system', text: system }, ...blocks];
-}
-/** One log line: what was marked, or why caching was skipped. */
-function describeMarking(model, m) {
-    const label = `anthropic:${model}: prompt caching`;
-    const minimum = `${m.minTokens.tokens.toLocaleString('en-US')} tokens${m.minTokens.known ? ` Anthropic caches for ${model}` : ' (assumed: the lowest minimum Anthropic documents; the model is not in our table)'}`;
-    const estimate = `estimated at ${CHARS_PER_TOKEN} characters a token`;
-    if (m.marked === 0) {
-        const why = m.longestTooShort !== undefined
-            ? `the longest prefix ${MIN_SHARING_REQUESTS} or more requests share is about ${m.longestTooShort.toLocaleString('en-US')} tokens (${estimate}), below the ${minimum}`
-            : `no prefix (the system prompt, then whole messages) is shared by ${MIN_SHARING_REQUESTS} or more of its ${m.optedIn.toLocaleString('en-US')} requests; put the shared part in a system message or messages of its own`;
-        return `${label} skipped: ${why}`;
-    }
-    const shown = [...m.prefixes].sort((a, b) => b.requests - a.requests);
-    const list = shown
-        .slice(0, 3)
-        .map((p) => `about ${p.tokens.toLocaleString('en-US')} tokens (${p.blocks === 1 ? '1 block' : `${p.blocks} blocks`}) shared by ${p.requests.toLocaleString('en-US')}`)
-        .join(', ');
-    const more = shown.length > 3 ? ` and ${shown.length - 3} more` : '';
-    const left = m.optedIn - m.marked;
-    const rest = left > 0 ? `; ${left.toLocaleString('en-US')} ${left === 1 ? 'shares' : 'share'} no prefix long enough to cache and ${left === 1 ? 'is' : 'are'} sent without` : '';
-    return (`${label}: a cache breakpoint on ${m.marked.toLocaleString('en-US')} of ${m.optedIn.toLocaleString('en-US')} requests, ` +
-        `${shown.length === 1 ? 'one prefix' : `${shown.length} prefixes`}: ${list}${more} (${estimate})${rest}. In a batch, cache hits are best-effort`);
 }
 
 ;// CONCATENATED MODULE: ./src/report/summary.ts

@@ -53,7 +53,9 @@ function lead(estimate: Estimate, heading: EstimateHeading): string {
   return (
     `${plural(estimate.cases, 'case')}, ${plural(sent, 'distinct request')} to send${reused} in ${plural(heading.batches, 'batch', 'batches')}: ` +
     `expected batch cost ${money(total.batch.expected)}${partial} (real time ${money(total.realtime.expected)}), ` +
-    (total.batch.max === undefined ? `no upper bound: ${uncapped(estimate)} no max_tokens.` : `at most ${money(total.batch.max)} if every answer uses all of its max_tokens.`)
+    (total.batch.max === undefined
+      ? `no upper bound: ${uncapped(estimate)} no max_tokens.`
+      : `at most ${money(total.batch.max)} if every answer uses all of its max_tokens${estimate.rows.some((r) => r.cache) ? ' and no prompt-cache read hits' : ''}.`)
   );
 }
 
@@ -116,6 +118,12 @@ function notes(estimate: Estimate, heading: EstimateHeading): string[] {
     `Output tokens are not known before the answers are written: assumed ${estimate.outputTokensAssumed} an answer (${heading.outputOption}), capped at each request's max_tokens. ` +
       '"Batch, at most": every answer uses all of its max_tokens.',
   );
+  for (const r of estimate.rows.filter((row) => row.cache)) {
+    out.push(
+      `Prompt caching, ${r.label}: of its input, ~${n(r.cache!.writeTokens)} tokens are written to the cache (each shared prefix once, at the cache-write price) ` +
+        `and ~${n(r.cache!.readTokens)} read from it (at the cache-read price). In a batch, cache hits are best-effort: "Batch, at most" assumes none, every request writing its prefix.`,
+    );
+  }
   if (estimate.reasoningModels.length) {
     out.push(`${estimate.reasoningModels.join(', ')}: reasoning models also bill hidden reasoning tokens as output, which can be many times the answer.`);
   }

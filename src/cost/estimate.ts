@@ -2,15 +2,18 @@ import { ANTHROPIC_DEFAULT_MAX_TOKENS } from '../batch/anthropic.ts';
 import type { BatchRequest } from '../batch/types.ts';
 import type { GraderSpec, PriceOverride, ProviderName } from '../config/types.ts';
 import { embeddingInputs, gradingMessages } from '../grade/prompts.ts';
+import { cachedPrefixOf } from '../plan/cache-prefix.ts';
 import type { Plan, PlannedBatch } from '../plan/plan.ts';
-import { priceOf } from './cost.ts';
+import { cacheWrite1hPrice, priceOf } from './cost.ts';
 import { BATCH_DISCOUNT, type Price } from './prices.ts';
 import { counterFor, type Counting, type RequestCounter } from './tokens.ts';
 
 /**
  * What a plan will cost, worked out before anything is sent: input tokens counted (OpenAI) or approximated
  * (Anthropic) per distinct request, output tokens assumed (an answer's length is not known before it is written,
- * only its cap, max_tokens), priced from the table at batch and at real-time prices. Model-graded assertions are
+ * only its cap, max_tokens), priced from the table at batch and at real-time prices. Requests with a prompt-cache
+ * breakpoint (Anthropic `promptCaching`) write their prefix once per model and read it after, as the cache is billed;
+ * "at most" assumes no read hits (in a batch they are best-effort). Model-graded assertions are
  * graded in a second batch whose prompts hold the outputs: their line is rough, with the assumed output in place
  * of the real one.
  */
@@ -55,6 +58,8 @@ export interface EstimateRow {
   outputTokens: number;
   /** Their max_tokens added up; undefined when some request sets none. */
   maxOutputTokens?: number;
+  /** Of the input tokens, those of prompt-cache prefixes: written once per prefix, read by the other requests. */
+  cache?: { writeTokens: number; readTokens: number };
   /** Undefined when the model has no known price. */
   price?: Price;
   /** USD at batch prices: the counted input, the assumed output, and their total. */
@@ -96,6 +101,8 @@ interface Group {
   uncapped: boolean;
   reusedInput: number;
   reusedOutput: number;
+  /** Prompt-cache prefix tokens by how they are billed, per cache lifetime; and the prefixes seen. */
+  cache: { write5m: number; write1h: number; read5m: number; read1h: number; prefixes: Set<string> };
 }
 
 export async function estimatePlan(plan: Plan, options: EstimateOptions): Promise<Estimate> {
@@ -106,7 +113,8 @@ export async function estimatePlan(plan: Plan, options: EstimateOptions): Promis
     let g = groups.get(key);
     if (!g) {
       const counter = await counterFor(spec.provider, spec.model);
-      g = { key, ...spec, purpose, counter, requests: 0, reused: 0, inputTokens: 0, outputTokens: 0, maxOutputTokens: 0, uncapped: false, reusedInput: 0, reusedOutput: 0 };
+      const cache = { write5m: 0, write1h: 0, read5m: 0, read1h: 0, prefixes: new Set<string>() };
+      g = { key, ...spec, purpose, counter, requests: 0, reused: 0, inputTokens: 0, outputTokens: 0, maxOutputTokens: 0, uncapped: false, reusedInput: 0, reusedOutput: 0, cache };
       groups.set(key, g);
     }
     return g;
@@ -134,6 +142,7 @@ export async function estimatePlan(plan: Plan, options: EstimateOptions): Promis
       g.outputTokens += output;
       if (cap === undefined) g.uncapped = true;
       else g.maxOutputTokens += cap;
+      addCachedPrefix(g, request, input);
     }
   }
 
@@ -203,6 +212,22 @@ export async function estimatePlan(plan: Plan, options: EstimateOptions): Promis
   };
 }
 
+/** A request's cache prefix: written by the first request of the model that has it, read by the others. */
+function addCachedPrefix(g: Group, request: BatchRequest, input: number): void {
+  const prefix = cachedPrefixOf(request);
+  if (!prefix || !request.cachePrefix) return;
+  const tokens = Math.min(g.counter.text(prefix.text), input);
+  const hour = request.cachePrefix.ttl === '1h';
+  if (g.cache.prefixes.has(prefix.key)) {
+    if (hour) g.cache.read1h += tokens;
+    else g.cache.read5m += tokens;
+  } else {
+    g.cache.prefixes.add(prefix.key);
+    if (hour) g.cache.write1h += tokens;
+    else g.cache.write5m += tokens;
+  }
+}
+
 function addGrading(g: Group, input: number, output: number, cap: number | undefined): void {
   g.requests++;
   g.inputTokens += input;
@@ -238,16 +263,23 @@ function row(g: Group, pricing: Record<string, PriceOverride>): EstimateRow {
     outputTokens: g.outputTokens,
     maxOutputTokens: g.uncapped ? undefined : g.maxOutputTokens,
   };
+  const c = g.cache;
+  if (c.prefixes.size > 0) out.cache = { writeTokens: c.write5m + c.write1h, readTokens: c.read5m + c.read1h };
   if (!price) return out;
   const usd = (input: number, output: number) => (input * price.input + output * price.output) / 1_000_000;
-  const expected = usd(g.inputTokens, g.outputTokens);
-  const max = g.uncapped ? undefined : usd(g.inputTokens, g.maxOutputTokens);
+  // The cached prefixes at their own prices: expected, each read a hit; at most, none is, and every one writes.
+  const uncached = g.inputTokens - c.write5m - c.write1h - c.read5m - c.read1h;
+  const hour = cacheWrite1hPrice(price);
+  const input = (uncached * price.input + c.write5m * price.cacheWrite + c.write1h * hour + (c.read5m + c.read1h) * price.cachedInput) / 1_000_000;
+  const inputAtMost = (uncached * price.input + (c.write5m + c.read5m) * price.cacheWrite + (c.write1h + c.read1h) * hour) / 1_000_000;
+  const expected = input + usd(0, g.outputTokens);
+  const max = g.uncapped ? undefined : inputAtMost + usd(0, g.maxOutputTokens);
   const saved = usd(g.reusedInput, g.reusedOutput);
   return {
     ...out,
     price,
     batch: {
-      input: usd(g.inputTokens, 0) * BATCH_DISCOUNT,
+      input: input * BATCH_DISCOUNT,
       output: usd(0, g.outputTokens) * BATCH_DISCOUNT,
       total: { expected: expected * BATCH_DISCOUNT, max: max === undefined ? undefined : max * BATCH_DISCOUNT },
     },

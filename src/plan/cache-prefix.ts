@@ -110,7 +110,7 @@ export function markCachePrefixes(model: string, requests: BatchRequest[], opted
   const blocksOf = new Map<BatchRequest, { role: string; text: string }[]>();
   const rootOf = new Map<BatchRequest, Node>();
   for (const request of candidates) {
-    const group = canonicalJson(Object.fromEntries(Object.entries(request.params).filter(([k]) => !SAMPLING_PARAMS.has(k))));
+    const group = promptParams(request);
     let node = roots.get(group);
     if (!node) roots.set(group, (node = { count: 0, chars: 0 }));
     rootOf.set(request, node);
@@ -154,6 +154,24 @@ export function markCachePrefixes(model: string, requests: BatchRequest[], opted
   if (marking.marked < marking.optedIn && longestTooShort > 0) marking.longestTooShort = longestTooShort;
   log?.info(describeMarking(model, marking));
   return marking;
+}
+
+/** The parameters that shape the prompt Anthropic caches, as one string: requests differing in any other share a cache. */
+function promptParams(request: BatchRequest): string {
+  return canonicalJson(Object.fromEntries(Object.entries(request.params).filter(([k]) => !SAMPLING_PARAMS.has(k))));
+}
+
+/**
+ * A marked request's cached prefix: `key`, the same for every request that shares the cache entry (model aside), and
+ * its text. Undefined for a request without a cache breakpoint.
+ */
+export function cachedPrefixOf(request: BatchRequest): { key: string; text: string } | undefined {
+  if (!request.cachePrefix) return undefined;
+  const blocks = anthropicBlocks(request).slice(0, request.cachePrefix.blocks);
+  return {
+    key: [promptParams(request), ...blocks.flatMap((b) => [b.role, b.text])].join('\u0000'),
+    text: blocks.map((b) => b.text).join(''),
+  };
 }
 
 /** The request as Anthropic gets it, block by block: the system prompt (all system messages joined), then each message. */

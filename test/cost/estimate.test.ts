@@ -4,6 +4,7 @@ import { loadSuite } from '../../src/config/load.ts';
 import { DEFAULT_OUTPUT_TOKENS, estimatePlan, overBudget, type Estimate } from '../../src/cost/estimate.ts';
 import { estimateMarkdown, estimateText } from '../../src/cost/estimate-format.ts';
 import { counterFor, loadEncoding } from '../../src/cost/tokens.ts';
+import { markPromptCaching } from '../../src/plan/cache-prefix.ts';
 import { buildPlan, type Plan } from '../../src/plan/plan.ts';
 import { money } from '../../src/report/markdown.ts';
 import { tempTree } from '../helpers/node-process.ts';
@@ -145,6 +146,58 @@ tests:
     const text = estimateText(e, { ...heading, batches: 1 });
     expect(text).toMatch(/^grading: openai:gpt-4\.1-nano \(rough\) +1 +~/m);
     expect(text).toContain('Grading (model-graded assertions) is a second batch sent once the outputs are in: its line is rough');
+  });
+});
+
+describe('estimatePlan with prompt caching', () => {
+  /** 7,000 characters of system prompt, then a question: 2,000 tokens by the 3.5-character rule, above Sonnet 4.5's 1,024. */
+  const SYSTEM = 'Policy. '.repeat(875);
+  const cachedSuite = (ttl: string) => `prompts:
+  - - role: system
+      content: ${JSON.stringify(SYSTEM)}
+    - role: user
+      content: '{{ question }}'
+providers:
+  - id: anthropic:messages:claude-sonnet-4-5
+    config: { max_tokens: 50, promptCaching: ${ttl} }
+tests:
+  - vars: { question: [one, two, three, four] }
+`;
+
+  it('prices the shared prefix as the cache bills it: one write, then reads; "at most" with no read hits', async () => {
+    const { suite, plan } = planOf(cachedSuite('true'));
+    markPromptCaching(plan.batches, plan.caching);
+    const e = await estimatePlan(plan, { pricing: suite.pricing });
+    const sonnet = row(e, 'anthropic:claude-sonnet-4-5');
+    const prefix = Math.ceil(SYSTEM.length / 3.5);
+    expect(prefix).toBe(2000);
+    expect(sonnet.cache).toEqual({ writeTokens: prefix, readTokens: 3 * prefix });
+    // Sonnet 4.5: $3 input, $3.75 cache write, $0.30 cache read, $15 output per million tokens.
+    const uncached = sonnet.inputTokens - 4 * prefix;
+    const input = (uncached * 3 + prefix * 3.75 + 3 * prefix * 0.3) / 1e6;
+    expect(sonnet.realtime!.expected).toBeCloseTo(input + (4 * 50 * 15) / 1e6, 12);
+    expect(sonnet.batch!.input).toBeCloseTo(input / 2, 12);
+    expect(sonnet.batch!.total.max).toBeCloseTo(((uncached * 3 + 4 * prefix * 3.75) / 1e6 + (4 * 50 * 15) / 1e6) / 2, 12);
+
+    // Without the breakpoints (caching off), the same requests at the full input price.
+    const plain = planOf(cachedSuite('false'));
+    const off = row(await estimatePlan(plain.plan, { pricing: plain.suite.pricing }), 'anthropic:claude-sonnet-4-5');
+    expect(off.cache).toBeUndefined();
+    expect(off.inputTokens).toBe(sonnet.inputTokens);
+    expect(off.batch!.input).toBeCloseTo((sonnet.inputTokens * 3) / 2e6, 12);
+    expect(sonnet.batch!.total.expected).toBeLessThan(off.batch!.total.expected / 2);
+
+    const text = estimateText(e, { ...heading, batches: 1 });
+    expect(text).toContain('if every answer uses all of its max_tokens and no prompt-cache read hits.');
+    expect(text).toContain('- Prompt caching, anthropic:claude-sonnet-4-5: of its input, ~2,000 tokens are written to the cache (each shared prefix once, at the cache-write price) and ~6,000 read from it (at the cache-read price).');
+  });
+
+  it('the 1-hour cache writes at twice the input price', async () => {
+    const { suite, plan } = planOf(cachedSuite("'1h'"));
+    markPromptCaching(plan.batches, plan.caching);
+    const sonnet = row(await estimatePlan(plan, { pricing: suite.pricing }), 'anthropic:claude-sonnet-4-5');
+    const uncached = sonnet.inputTokens - 4 * 2000;
+    expect(sonnet.batch!.input).toBeCloseTo((uncached * 3 + 2000 * 6 + 3 * 2000 * 0.3) / 2e6, 12);
   });
 });
 

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { estimateSuite, maxCostCheck, OverBudgetError } from '../../src/estimate.ts';
 import { batchFacts, evaluate } from '../../src/pipeline.ts';
 import { renderMarkdown } from '../../src/report/markdown.ts';
 import { captureLog } from '../batch/support.ts';
@@ -61,10 +62,11 @@ async function emulators(): Promise<{ openai: OpenAIEmulator; anthropic: Anthrop
   return { openai, anthropic };
 }
 
-async function run(promptCaching: string | undefined) {
+async function run(promptCaching: string | undefined, maxCost?: number) {
   const e = await emulators();
   const capture = captureLog();
   const outcome = await evaluate({
+    beforeSubmit: maxCost === undefined ? undefined : maxCostCheck(maxCost, { outputOption: '--output-tokens' }, capture.log),
     configPath: writeSuite(suite(promptCaching)),
     credentials: { openaiApiKey: 'test-key', openaiBaseUrl: e.openai.url, anthropicApiKey: 'test-key', anthropicBaseUrl: e.anthropic.url },
     maxWaitMs: 10_000,
@@ -120,6 +122,27 @@ describe('prompt caching end to end', () => {
       console.log({ on: haikuOn, off: haikuOff, mini: miniOn });
       console.log(on.markdown.split('\n').slice(0, 12).join('\n'));
     }
+  });
+
+  it('the estimate prices the cache as the run bills it: a max-cost above the cached estimate but below the uncached one lets only the cached run go', async () => {
+    const estimate = async (promptCaching: string | undefined) => (await estimateSuite(writeSuite(suite(promptCaching)), { outputOption: '--output-tokens' })).estimate;
+    const on = await estimate('true');
+    const off = await estimate(undefined);
+    const haiku = (e: typeof on) => e.rows.find((r) => r.model === 'claude-haiku-4-5')!;
+    // One write and 19 reads of the system prompt, in our estimate of its tokens (the emulator counts 6,000).
+    expect(haiku(on).cache).toEqual({ writeTokens: 6858, readTokens: 19 * 6858 });
+    expect(haiku(off).cache).toBeUndefined();
+    // The estimated input falls with caching as the billed input does: the emulator bills (6,000 x 1.25 + 19 x 6,000 x
+    // 0.1 + 20 x the question) against 20 x (6,000 + the question), a sixth; so does the estimate, by its own count.
+    expect(haiku(on).batch!.input / haiku(off).batch!.input).toBeCloseTo((1.25 + 19 * 0.1) / 20, 1);
+    expect([haiku(on).batch!.input, haiku(off).batch!.input].map((c) => c.toFixed(4))).toEqual(['0.0110', '0.0688']); // docs/prompt-caching.md
+
+    const limit = (on.total.batch.expected + off.total.batch.expected) / 2;
+    await expect(run(undefined, limit)).rejects.toThrow(OverBudgetError);
+    const cached = await run('true', limit);
+    expect(cached.capture.infos()).toContain(`estimated batch cost $${on.total.batch.expected.toFixed(4)} is within max-cost $${limit.toFixed(4)}`);
+    expect(cached.outcome.summary.total.batchCost).toBeLessThan(limit);
+    expect(cached.outcome.summary.total.passed).toBe(40);
   });
 
   it("the 1-hour cache: writes at twice the input price, reads the same", async () => {
