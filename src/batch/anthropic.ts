@@ -92,18 +92,22 @@ export class AnthropicBatchProvider implements BatchProvider {
     const batches = await this.#batches();
     const since = Date.now() - CLOCK_SKEW_MS;
     let failure: unknown;
+    // A try failed in a way that may have made the batch (no answer, or a 5xx), and no listing has ruled it out yet.
+    let unsure = false;
     for (let attempt = 0; attempt <= CREATE_RETRIES; attempt++) {
       if (attempt > 0) {
         await sleep(retryDelayMs(failureOf(failure), attempt));
-        if (mayHaveCreated(failureOf(failure))) {
-          let made: Anthropic.Messages.Batches.MessageBatch[];
+        if (unsure) {
+          let made: Anthropic.Messages.Batches.MessageBatch[] = [];
           try {
             made = await this.#madeSince(since, count);
           } catch (err) {
-            // Whether the batch was made is unknown: ask again before any create.
-            if (!retryable(failureOf(err))) throw err;
-            failure = err;
-            continue;
+            // Whether the batch was made is still unknown: ask again before any create. A server without the listing
+            // (an Anthropic-compatible API) gets the plain retry the SDK would make.
+            if (retryable(failureOf(err))) {
+              failure = err;
+              continue;
+            }
           }
           if (made.length === 1) {
             OWN_BATCHES.add(made[0].id);
@@ -116,6 +120,7 @@ export class AnthropicBatchProvider implements BatchProvider {
                 'which one is this run is unknown, so none is used and no other is created (that could bill every request twice); cancel the one not wanted and run again',
             );
           }
+          unsure = false;
         }
       }
       // A disk-backed Blob is sent from the file, and read again on a retry (a stream could not be).
@@ -129,6 +134,7 @@ export class AnthropicBatchProvider implements BatchProvider {
       } catch (err) {
         if (!retryable(failureOf(err))) throw err;
         failure = err;
+        unsure = mayHaveCreated(failureOf(err));
       } finally {
         CREATES_IN_FLIGHT.delete(creating);
       }

@@ -427,6 +427,21 @@ describe('dropped connection on batch create', () => {
     expectSentTimes(expectBilledOnce(r.emulator), CASES.map(r.requestId), 1);
   });
 
+  it('anthropic: batch made, answer dropped, and the first look for it is refused (429): no create until a look succeeds and finds it', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const r = await run({
+      provider: 'anthropic',
+      faults: [
+        { kind: 'http', endpoint: CREATE.anthropic, drop: true, handleFirst: true, times: 1 },
+        { kind: 'http', endpoint: 'GET /v1/messages/batches', status: 429, retryAfter: 0.05, times: 1 },
+      ],
+    });
+
+    expect(r.statuses).toEqual(allAnswered());
+    expect(r.emulator.state.requests.filter((q) => q.path === '/v1/messages/batches').map((q) => `${q.method} ${q.status}`)).toEqual(['POST 0', 'GET 429', 'GET 200']);
+    expect(r.emulator.state.batches.size).toBe(1);
+    expectSentTimes(expectBilledOnce(r.emulator), CASES.map(r.requestId), 1);
+  });
+
   it("anthropic: two parts of the same size, one part's answer lost: its own batch is found, never its sibling's", { timeout: TEST_TIMEOUT_MS }, async () => {
     const r = await run({ provider: 'anthropic', cases: 4, batch: '{ maxRequests: 2 }', faults: [{ kind: 'http', endpoint: CREATE.anthropic, drop: true, handleFirst: true, times: 1 }] });
 
