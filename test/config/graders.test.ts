@@ -1,36 +1,15 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/errors.ts';
 import { confineReferences } from '../../src/config/files.ts';
 import { loadSuite } from '../../src/config/load.ts';
 import type { Assertion, GraderSpec } from '../../src/config/types.ts';
-
-/** Writes files (paths with `/`) into a fresh directory and returns the path of the first. */
-function suiteFiles(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'be-graders-'));
-  for (const [name, text] of Object.entries(files)) {
-    const path = join(dir, ...name.split('/'));
-    mkdirSync(join(path, '..'), { recursive: true });
-    writeFileSync(path, text);
-  }
-  return join(dir, ...Object.keys(files)[0].split('/'));
-}
+import { configError, suiteFiles } from '../helpers/config-files.ts';
 
 /** A suite of one prompt and `providers`, then `yaml`. */
 function suite(yaml: string, providers = '[openai:gpt-4.1-mini]', more: Record<string, string> = {}): string {
   return suiteFiles({ 'e.yaml': `prompts: ['Answer {{ q }}']\nproviders: ${providers}\n${yaml}`, ...more });
-}
-
-function configError(path: string): ConfigError {
-  try {
-    loadSuite(path);
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
 }
 
 /** The assertions of each test. */

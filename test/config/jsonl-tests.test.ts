@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config/errors.ts';
 import { loadSuite } from '../../src/config/load.ts';
+import { configError } from '../helpers/config-files.ts';
 
 /** A suite whose tests are the given JSONL text. */
 function jsonlSuite(jsonl: string): string {
@@ -11,16 +11,6 @@ function jsonlSuite(jsonl: string): string {
   writeFileSync(join(dir, 'suite.yaml'), 'prompts: ["Say {{ q }}"]\nproviders: [openai:gpt-4.1-mini]\ntests: file://tests.jsonl\n');
   writeFileSync(join(dir, 'tests.jsonl'), jsonl);
   return join(dir, 'suite.yaml');
-}
-
-function configError(path: string): ConfigError {
-  try {
-    loadSuite(path);
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
 }
 
 // JSON lines are read with JSON.parse and their YAML documents made only when a position is asked for.

@@ -1,28 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config/errors.ts';
 import { loadSuite } from '../../src/config/load.ts';
+import { configError, suiteFiles } from '../helpers/config-files.ts';
 
 const fixture = join(import.meta.dirname, '../fixtures/suite/suite.yaml');
-
-/** Writes files into a fresh directory and returns the path of the first. */
-function suiteFiles(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'be-config-'));
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-  return join(dir, Object.keys(files)[0]);
-}
-
-function configError(path: string): ConfigError {
-  try {
-    loadSuite(path);
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('loading a suite', () => {
   const { suite, warnings } = loadSuite(fixture);

@@ -4,11 +4,10 @@
  * HTTP (all started in this process). What a reviewer sees: the sticky comment, the commit status, the annotations,
  * the job summary, the baseline comparison, and what happens with a fork's or an under-privileged token.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { cacheEnv, startCacheEmulator, type CacheEmulator } from '../cache/cache-emulator.ts';
@@ -16,22 +15,10 @@ import { startOpenAIEmulator, type ScriptRule } from '../emulator/openai-emulato
 import { startGitHubEmulator, type CommentSeed, type FaultRule, type GitHubEmulator, type TokenConfig } from '../github/github-emulator.ts';
 import { runnerEnv } from '../helpers/action-env.ts';
 import { runNode, tempTree } from '../helpers/node-process.ts';
+import { CONFIG, ENTRY, HEAD_SHA, MAIN_SHA, MARKER, MERGE_SHA, MINI, PR, REPO, ROOT, SUITE_ID } from '../helpers/pull-request-run.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const ENTRY = join(ROOT, 'src/index.ts');
 
-const REPO = 'acme/prompts';
-const PR = 7;
-const HEAD_SHA = 'b'.repeat(40);
-/** GITHUB_SHA of a pull_request run: the test merge commit, which is not where the status belongs. */
-const MERGE_SHA = 'd'.repeat(40);
-const MAIN_SHA = 'a'.repeat(40);
 const RUN_ID = '9876543210';
-const CONFIG = 'evals/suite.yaml';
-/** main.ts's suite id: sha256 of the config path relative to the workspace. */
-const SUITE_ID = createHash('sha256').update(CONFIG).digest('hex').slice(0, 12);
-const MARKER = `<!-- batch-evals suite=${SUITE_ID} -->`;
-const MINI = 'openai:gpt-4.1-mini';
 
 const closers: { close(): Promise<void> }[] = [];
 afterEach(async () => {

@@ -7,11 +7,10 @@
  * submit that reused outputs is finished, by a re-run of its commit or a scheduled resume, with the reused answers.
  */
 import * as cache from '@actions/cache';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { cacheEnv, startCacheEmulator, withEnv } from '../cache/cache-emulator.ts';
@@ -19,22 +18,10 @@ import { startOpenAIEmulator, type OpenAIEmulator, type ScriptRule } from '../em
 import { startGitHubEmulator } from '../github/github-emulator.ts';
 import { runnerEnv } from '../helpers/action-env.ts';
 import { runNode, tempTree } from '../helpers/node-process.ts';
+import { CONFIG, ENTRY, HEAD_SHA, MAIN_REF, MAIN_SHA, MARKER, MERGE_SHA, PR, PR_REF, REPO, ROOT, SUITE_ID } from '../helpers/pull-request-run.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const ENTRY = join(ROOT, 'src/index.ts');
 
-const REPO = 'acme/prompts';
-const PR = 7;
-const HEAD_SHA = 'b'.repeat(40);
-const MERGE_SHA = 'd'.repeat(40);
-const MAIN_SHA = 'a'.repeat(40);
 const RUN_ID = '4242424242';
-const CONFIG = 'evals/suite.yaml';
-/** main.ts's suite id: sha256 of the config path relative to the workspace. */
-const SUITE_ID = createHash('sha256').update(CONFIG).digest('hex').slice(0, 12);
-const MARKER = `<!-- batch-evals suite=${SUITE_ID} -->`;
-const MAIN_REF = 'refs/heads/main';
-const PR_REF = `refs/pull/${PR}/merge`;
 const OUTPUTS_PREFIX = (branch: string) => `batch-evals-outputs-${SUITE_ID}-${branch}-`;
 const MODELS = ['gpt-4.1-mini', 'gpt-4.1-nano'];
 

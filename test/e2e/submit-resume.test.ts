@@ -5,11 +5,10 @@
  * and moved by the tests, so a batch stays in_progress exactly until a test says it has ended.
  */
 import * as cache from '@actions/cache';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { StateStore } from '../../src/state/state-store.ts';
@@ -19,28 +18,15 @@ import { startOpenAIEmulator, type OpenAIEmulator, type ScriptRule } from '../em
 import { startGitHubEmulator, type CommentSeed } from '../github/github-emulator.ts';
 import { runnerEnv } from '../helpers/action-env.ts';
 import { runNode, tempTree } from '../helpers/node-process.ts';
+import { CONFIG, ENTRY, HEAD_SHA, MAIN_REF, MAIN_SHA, MERGE_SHA, MINI, PR, PR_REF, REPO, ROOT, SUITE_ID } from '../helpers/pull-request-run.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const ENTRY = join(ROOT, 'src/index.ts');
 
-const REPO = 'acme/prompts';
-const PR = 7;
-/** The PR's head when it was submitted, and two later pushes. */
-const HEAD_SHA = 'b'.repeat(40);
+/** Two pushes to the PR after its head (HEAD_SHA) was submitted. */
 const NEW_SHA = 'c'.repeat(40);
 const NEWER_SHA = 'e'.repeat(40);
-/** GITHUB_SHA of a pull_request run: the test merge commit. */
-const MERGE_SHA = 'd'.repeat(40);
-const MAIN_SHA = 'a'.repeat(40);
 const RUN_ID = '555000111';
 const RUN_URL = `https://github.com/${REPO}/actions/runs/${RUN_ID}`;
-const CONFIG = 'evals/suite.yaml';
-/** main.ts's suite id: sha256 of the config path relative to the workspace. */
-const SUITE_ID = createHash('sha256').update(CONFIG).digest('hex').slice(0, 12);
-const PR_REF = `refs/pull/${PR}/merge`;
-const MAIN_REF = 'refs/heads/main';
 const BOT = 'github-actions[bot]';
-const MINI = 'openai:gpt-4.1-mini';
 const NANO = 'openai:gpt-4.1-nano';
 /** How long the emulator keeps a batch in_progress, in emulator time (the clock only moves when a test moves it). */
 const IN_PROGRESS_MS = 60 * 60_000;
