@@ -54856,7 +54856,217 @@ function formatDuration(ms) {
     return m < 60 ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }
 
+;// CONCATENATED MODULE: ./src/score/text-metrics.ts
+/** Edit distance (insertions, deletions, substitutions) between two strings, by UTF-16 code unit. */
+function levenshtein(a, b) {
+    if (a.length < b.length)
+        [a, b] = [b, a];
+    let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+        const row = [i];
+        for (let j = 1; j <= b.length; j++) {
+            row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+        }
+        prev = row;
+    }
+    return prev[b.length];
+}
+/** Words as promptfoo's word-count counts them: runs of non-whitespace. */
+function countWords(text) {
+    const trimmed = text.trim();
+    return trimmed ? trimmed.split(/\s+/).length : 0;
+}
+/**
+ * ROUGE-N F1 of a candidate against a reference, as promptfoo scores `rouge-n`: case-insensitive, n-gram overlap
+ * with clipped counts (a repeated n-gram matches at most as often as the reference has it).
+ */
+function rougeN(candidate, reference, n = 1) {
+    const cand = ngrams(tokenize(candidate.toLowerCase()), n);
+    const ref = ngrams(tokenize(reference.toLowerCase()), n);
+    if (cand.length === 0 || ref.length === 0)
+        return 0;
+    const refCounts = counts(ref);
+    let overlap = 0;
+    for (const [gram, count] of counts(cand))
+        overlap += Math.min(count, refCounts.get(gram) ?? 0);
+    if (overlap === 0)
+        return 0;
+    const precision = overlap / cand.length;
+    const recall = overlap / ref.length;
+    return (2 * precision * recall) / (precision + recall);
+}
+/**
+ * Word tokens with each punctuation mark a token of its own, close to the Penn Treebank tokenizer promptfoo
+ * uses (which also splits contractions such as "don't" into "do n't"; this keeps them whole).
+ */
+function tokenize(text) {
+    return text.match(/[\p{L}\p{N}_]+(?:['’][\p{L}\p{N}_]+)*|[^\s\p{L}\p{N}_]/gu) ?? [];
+}
+function ngrams(tokens, n) {
+    const out = [];
+    for (let i = 0; i + n <= tokens.length; i++)
+        out.push(tokens.slice(i, i + n).join(' '));
+    return out;
+}
+function counts(items) {
+    const map = new Map();
+    for (const item of items)
+        map.set(item, (map.get(item) ?? 0) + 1);
+    return map;
+}
+
+;// CONCATENATED MODULE: ./src/config/assertion-types.ts
+
+/** Assertion types batch-evals scores without a model, by promptfoo's names. Each may also be written with `not-`. */
+const SUPPORTED_ASSERTIONS = [
+    'equals',
+    'contains',
+    'icontains',
+    'contains-any',
+    'contains-all',
+    'icontains-any',
+    'icontains-all',
+    'starts-with',
+    'regex',
+    'is-json',
+    'contains-json',
+    'levenshtein',
+    'rouge-n',
+    'word-count',
+    'javascript',
+    'cost',
+    'latency',
+];
+/**
+ * promptfoo's model-graded assertions that batch-evals grades, through the batch API like the cases themselves.
+ * `similar` compares embeddings; `answer-relevance` uses a chat model and an embeddings model; the others a chat model.
+ */
+const GRADED_ASSERTIONS = ['llm-rubric', 'factuality', 'model-graded-closedqa', 'answer-relevance', 'g-eval', 'similar'];
+/** promptfoo's other names for graded assertions, and the type each stands for. */
+const GRADED_ALIASES = {
+    'model-graded-factuality': 'factuality',
+    'similar:cosine': 'similar',
+    'similar:dot': 'similar',
+    'similar:euclidean': 'similar',
+};
+/** `similar`'s metrics other than cosine (its default), by the type name that asks for one. */
+const SIMILARITY_METRICS = {
+    'similar:dot': 'dot',
+    'similar:euclidean': 'euclidean',
+};
+/** An assertion's type as the suite writes it: `not-` when negated, and `similar`'s metric when not cosine. */
+function assertionName(a) {
+    return `${a.negate ? 'not-' : ''}${a.type}${a.similarity ? `:${a.similarity}` : ''}`;
+}
+/**
+ * The graded assertions promptfoo negates with `not-`. Its other graders ignore the prefix (`not-factuality` is
+ * graded as `factuality`), so batch-evals refuses a negated one rather than run it the other way round.
+ */
+const NEGATABLE_GRADED = ['llm-rubric', 'g-eval', 'similar'];
+/** Every type name a graded assertion may be written with, without `not-`. */
+const GRADED_TYPE_NAMES = [...GRADED_ASSERTIONS, ...Object.keys(GRADED_ALIASES)];
+/** Whether `base` (a type without `not-`, aliases resolved) is one batch-evals grades with a model. */
+function isGraded(base) {
+    return GRADED_ASSERTIONS.includes(base);
+}
+/** promptfoo assertions that need a model to grade them; not graded yet. */
+const MODEL_GRADED_ASSERTIONS = [
+    'context-faithfulness',
+    'context-recall',
+    'context-relevance',
+    'conversation-relevance',
+    'select-best',
+    'max-score',
+    'search-rubric',
+    'agent-rubric',
+    'classifier',
+    'moderation',
+    'pi',
+];
+/** Other promptfoo assertions that batch-evals does not score yet. */
+const OTHER_PROMPTFOO_ASSERTIONS = [
+    'bleu',
+    'gleu',
+    'meteor',
+    'python',
+    'ruby',
+    'webhook',
+    'perplexity',
+    'perplexity-score',
+    'is-xml',
+    'contains-xml',
+    'is-sql',
+    'contains-sql',
+    'is-html',
+    'contains-html',
+    'is-refusal',
+    'is-valid-openai-tools-call',
+    'is-valid-openai-function-call',
+    'is-valid-function-call',
+    'tool-call-f1',
+    'finish-reason',
+    'trace-span-count',
+    'trace-span-duration',
+    'trace-error-spans',
+    'guardrails',
+    'assert-set',
+    'cost-per-token',
+];
+function checkAssertionType(written) {
+    const negate = written.startsWith('not-');
+    const name = negate ? written.slice(4) : written;
+    if (SUPPORTED_ASSERTIONS.includes(name))
+        return { ok: true, base: name, negate };
+    if (GRADED_TYPE_NAMES.includes(name)) {
+        const base = GRADED_ALIASES[name] ?? name;
+        if (negate && !NEGATABLE_GRADED.includes(base)) {
+            return {
+                ok: false,
+                message: `assertion type '${written}' cannot be negated: promptfoo ignores the not- of ${name} (it grades it as ${name}); ` +
+                    `among the model-graded assertions only ${NEGATABLE_GRADED.map((t) => `not-${t}`).join(', ')} are negated`,
+            };
+        }
+        const similarity = SIMILARITY_METRICS[name];
+        return similarity ? { ok: true, base, negate, similarity } : { ok: true, base, negate };
+    }
+    if (MODEL_GRADED_ASSERTIONS.includes(name)) {
+        return {
+            ok: false,
+            message: `assertion type '${written}' is model-graded; batch-evals does not grade it with a model yet (not supported yet; graded: ${GRADED_ASSERTIONS.join(', ')})`,
+        };
+    }
+    if (OTHER_PROMPTFOO_ASSERTIONS.includes(name)) {
+        return { ok: false, message: `assertion type '${written}' is a promptfoo assertion that batch-evals does not support yet` };
+    }
+    return { ok: false, message: `unknown assertion type '${written}'${suggest(name, [...SUPPORTED_ASSERTIONS, ...GRADED_ASSERTIONS])}` };
+}
+function suggest(word, candidates) {
+    const best = closest(word, candidates);
+    return best ? ` (did you mean '${best}'?)` : '';
+}
+/** The candidate within a small edit distance of `word`, if any. */
+function closest(word, candidates) {
+    const limit = Math.max(2, Math.floor(word.length / 3));
+    const lower = word.toLowerCase();
+    let best;
+    let bestDistance = Infinity;
+    for (const c of candidates) {
+        // The distance is at least the difference in length: a candidate that far off cannot be close (and a long
+        // word, such as a 1 MB string written as an assertion type, is not compared letter by letter).
+        const candidate = c.toLowerCase();
+        if (Math.abs(lower.length - candidate.length) > limit)
+            continue;
+        const d = levenshtein(lower, candidate);
+        if (d < bestDistance) {
+            best = c;
+            bestDistance = d;
+        }
+    }
+    return best !== undefined && bestDistance <= limit ? best : undefined;
+}
+
 ;// CONCATENATED MODULE: ./src/report/markdown.ts
+
 
 
 
@@ -55172,7 +55382,7 @@ function failure(r) {
     return out;
 }
 function describeAssertion(a) {
-    const type = `\`${a.negate ? 'not-' : ''}${a.type}\`${a.threshold === undefined ? '' : ` (threshold ${a.threshold})`}`;
+    const type = `\`${assertionName(a)}\`${a.threshold === undefined ? '' : ` (threshold ${a.threshold})`}`;
     if (a.value === undefined)
         return type;
     const value = typeof a.value === 'string' ? a.value : JSON.stringify(a.value);
@@ -55897,205 +56107,6 @@ function cacheTtl(value) {
 }
 function isRecord(value) {
     return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-;// CONCATENATED MODULE: ./src/score/text-metrics.ts
-/** Edit distance (insertions, deletions, substitutions) between two strings, by UTF-16 code unit. */
-function levenshtein(a, b) {
-    if (a.length < b.length)
-        [a, b] = [b, a];
-    let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= a.length; i++) {
-        const row = [i];
-        for (let j = 1; j <= b.length; j++) {
-            row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-        }
-        prev = row;
-    }
-    return prev[b.length];
-}
-/** Words as promptfoo's word-count counts them: runs of non-whitespace. */
-function countWords(text) {
-    const trimmed = text.trim();
-    return trimmed ? trimmed.split(/\s+/).length : 0;
-}
-/**
- * ROUGE-N F1 of a candidate against a reference, as promptfoo scores `rouge-n`: case-insensitive, n-gram overlap
- * with clipped counts (a repeated n-gram matches at most as often as the reference has it).
- */
-function rougeN(candidate, reference, n = 1) {
-    const cand = ngrams(tokenize(candidate.toLowerCase()), n);
-    const ref = ngrams(tokenize(reference.toLowerCase()), n);
-    if (cand.length === 0 || ref.length === 0)
-        return 0;
-    const refCounts = counts(ref);
-    let overlap = 0;
-    for (const [gram, count] of counts(cand))
-        overlap += Math.min(count, refCounts.get(gram) ?? 0);
-    if (overlap === 0)
-        return 0;
-    const precision = overlap / cand.length;
-    const recall = overlap / ref.length;
-    return (2 * precision * recall) / (precision + recall);
-}
-/**
- * Word tokens with each punctuation mark a token of its own, close to the Penn Treebank tokenizer promptfoo
- * uses (which also splits contractions such as "don't" into "do n't"; this keeps them whole).
- */
-function tokenize(text) {
-    return text.match(/[\p{L}\p{N}_]+(?:['’][\p{L}\p{N}_]+)*|[^\s\p{L}\p{N}_]/gu) ?? [];
-}
-function ngrams(tokens, n) {
-    const out = [];
-    for (let i = 0; i + n <= tokens.length; i++)
-        out.push(tokens.slice(i, i + n).join(' '));
-    return out;
-}
-function counts(items) {
-    const map = new Map();
-    for (const item of items)
-        map.set(item, (map.get(item) ?? 0) + 1);
-    return map;
-}
-
-;// CONCATENATED MODULE: ./src/config/assertion-types.ts
-
-/** Assertion types batch-evals scores without a model, by promptfoo's names. Each may also be written with `not-`. */
-const SUPPORTED_ASSERTIONS = [
-    'equals',
-    'contains',
-    'icontains',
-    'contains-any',
-    'contains-all',
-    'icontains-any',
-    'icontains-all',
-    'starts-with',
-    'regex',
-    'is-json',
-    'contains-json',
-    'levenshtein',
-    'rouge-n',
-    'word-count',
-    'javascript',
-    'cost',
-    'latency',
-];
-/**
- * promptfoo's model-graded assertions that batch-evals grades, through the batch API like the cases themselves.
- * `similar` compares embeddings; `answer-relevance` uses a chat model and an embeddings model; the others a chat model.
- */
-const GRADED_ASSERTIONS = ['llm-rubric', 'factuality', 'model-graded-closedqa', 'answer-relevance', 'g-eval', 'similar'];
-/** promptfoo's other names for graded assertions, and the type each stands for. */
-const GRADED_ALIASES = {
-    'model-graded-factuality': 'factuality',
-    'similar:cosine': 'similar',
-};
-/**
- * The graded assertions promptfoo negates with `not-`. Its other graders ignore the prefix (`not-factuality` is
- * graded as `factuality`), so batch-evals refuses a negated one rather than run it the other way round.
- */
-const NEGATABLE_GRADED = ['llm-rubric', 'g-eval', 'similar'];
-/** Every type name a graded assertion may be written with, without `not-`. */
-const GRADED_TYPE_NAMES = [...GRADED_ASSERTIONS, ...Object.keys(GRADED_ALIASES)];
-/** Whether `base` (a type without `not-`, aliases resolved) is one batch-evals grades with a model. */
-function isGraded(base) {
-    return GRADED_ASSERTIONS.includes(base);
-}
-/** promptfoo assertions that need a model to grade them; not graded yet. */
-const MODEL_GRADED_ASSERTIONS = [
-    'context-faithfulness',
-    'context-recall',
-    'context-relevance',
-    'conversation-relevance',
-    'select-best',
-    'max-score',
-    'search-rubric',
-    'agent-rubric',
-    'classifier',
-    'moderation',
-    'pi',
-];
-/** Other promptfoo assertions that batch-evals does not score yet. */
-const OTHER_PROMPTFOO_ASSERTIONS = [
-    'bleu',
-    'gleu',
-    'meteor',
-    'python',
-    'ruby',
-    'webhook',
-    'perplexity',
-    'perplexity-score',
-    'is-xml',
-    'contains-xml',
-    'is-sql',
-    'contains-sql',
-    'is-html',
-    'contains-html',
-    'is-refusal',
-    'is-valid-openai-tools-call',
-    'is-valid-openai-function-call',
-    'is-valid-function-call',
-    'tool-call-f1',
-    'finish-reason',
-    'trace-span-count',
-    'trace-span-duration',
-    'trace-error-spans',
-    'guardrails',
-    'assert-set',
-    'cost-per-token',
-    'similar:dot',
-    'similar:euclidean',
-];
-function checkAssertionType(written) {
-    const negate = written.startsWith('not-');
-    const name = negate ? written.slice(4) : written;
-    if (SUPPORTED_ASSERTIONS.includes(name))
-        return { ok: true, base: name, negate };
-    if (GRADED_TYPE_NAMES.includes(name)) {
-        const base = GRADED_ALIASES[name] ?? name;
-        if (negate && !NEGATABLE_GRADED.includes(base)) {
-            return {
-                ok: false,
-                message: `assertion type '${written}' cannot be negated: promptfoo ignores the not- of ${name} (it grades it as ${name}); ` +
-                    `among the model-graded assertions only ${NEGATABLE_GRADED.map((t) => `not-${t}`).join(', ')} are negated`,
-            };
-        }
-        return { ok: true, base, negate };
-    }
-    if (MODEL_GRADED_ASSERTIONS.includes(name)) {
-        return {
-            ok: false,
-            message: `assertion type '${written}' is model-graded; batch-evals does not grade it with a model yet (not supported yet; graded: ${GRADED_ASSERTIONS.join(', ')})`,
-        };
-    }
-    if (OTHER_PROMPTFOO_ASSERTIONS.includes(name)) {
-        return { ok: false, message: `assertion type '${written}' is a promptfoo assertion that batch-evals does not support yet` };
-    }
-    return { ok: false, message: `unknown assertion type '${written}'${suggest(name, [...SUPPORTED_ASSERTIONS, ...GRADED_ASSERTIONS])}` };
-}
-function suggest(word, candidates) {
-    const best = closest(word, candidates);
-    return best ? ` (did you mean '${best}'?)` : '';
-}
-/** The candidate within a small edit distance of `word`, if any. */
-function closest(word, candidates) {
-    const limit = Math.max(2, Math.floor(word.length / 3));
-    const lower = word.toLowerCase();
-    let best;
-    let bestDistance = Infinity;
-    for (const c of candidates) {
-        // The distance is at least the difference in length: a candidate that far off cannot be close (and a long
-        // word, such as a 1 MB string written as an assertion type, is not compared letter by letter).
-        const candidate = c.toLowerCase();
-        if (Math.abs(lower.length - candidate.length) > limit)
-            continue;
-        const d = levenshtein(lower, candidate);
-        if (d < bestDistance) {
-            best = c;
-            bestDistance = d;
-        }
-    }
-    return best !== undefined && bestDistance <= limit ? best : undefined;
 }
 
 ;// CONCATENATED MODULE: ./node_modules/csv-parse/lib/api/CsvError.js
@@ -58023,7 +58034,7 @@ function readCsvTests(text, file, warnings) {
     });
 }
 /**
- * promptfoo's short form of an assertion: `type:value`, `not-type:value`, `type(threshold):value`;
+ * promptfoo's short form of an assertion: `type:value`, `not-type:value`, `type(threshold):value` (`similar:dot(0.8):value`);
  * `fn:` and `eval:` are javascript, `grade:` is llm-rubric; anything else is an `equals` of the whole cell.
  * As in promptfoo, `similar` without a threshold gets 0.8 (not its usual 0.75) and `answer-relevance` 0.75, and
  * `is-json`, `contains-json` and `answer-relevance` may be written without a value.
@@ -58033,7 +58044,7 @@ function assertionFromString(cell) {
         return { type: 'javascript', value: cell.slice(cell.indexOf(':') + 1).trim() };
     if (cell.startsWith('grade:'))
         return { type: 'llm-rubric', value: cell.slice(6).trim() };
-    const match = /^(not-)?([a-z][a-z0-9-]*)(?:\((\d+(?:\.\d+)?)\))?(?::([\s\S]*))?$/.exec(cell);
+    const match = /^(not-)?([a-z][a-z0-9-]*(?::(?:cosine|dot|euclidean))?)(?:\((\d+(?:\.\d+)?)\))?(?::([\s\S]*))?$/.exec(cell);
     if (!match || !KNOWN_TYPES.includes(match[2]) || (match[4] === undefined && !WITHOUT_VALUE.includes(match[2]))) {
         return { type: 'equals', value: cell };
     }
@@ -58891,6 +58902,8 @@ function normaliseAssertions(test, issues) {
             return [];
         }
         const assertion = { type: verdict.base, negate: verdict.negate, value: a.value, threshold: a.threshold, weight: a.weight ?? 1, metric: a.metric, transform: a.transform, location };
+        if (verdict.similarity)
+            assertion.similarity = verdict.similarity;
         return [{ assertion, provider: a.provider, rubricPrompt: a.rubricPrompt, source: test.source, path }];
     });
 }
@@ -59032,6 +59045,7 @@ function checkPromptFilters(providers, labels, source) {
 
 ;// CONCATENATED MODULE: ./src/grade/prompts.ts
 
+
 /**
  * Grading prompts for promptfoo's model-graded assertions, and what `similar` sends to an embeddings model. Pure:
  * no I/O. The prompts are ours (docs/grading.md shows them in full); they follow promptfoo's semantics, and a
@@ -59165,7 +59179,7 @@ function gradingMessages(assertion, ctx) {
         return renderRubricPrompt(assertion.rubricPrompt, context);
     }
     catch (err) {
-        throw new Error(`${prompts_label(assertion)}: the rubricPrompt could not be rendered: ${templateErrorMessage(err)}`);
+        throw new Error(`${assertionName(assertion)}: the rubricPrompt could not be rendered: ${templateErrorMessage(err)}`);
     }
 }
 /**
@@ -59220,7 +59234,7 @@ function criteriaText(value) {
  */
 function assertionValueError(assertion) {
     const v = assertion.value;
-    const name = prompts_label(assertion);
+    const name = assertionName(assertion);
     switch (gradingKind(assertion.type) ?? assertion.type) {
         case 'llm-rubric':
             if (v === undefined || v === null || v === '') {
@@ -59361,9 +59375,6 @@ function nonBlank(v) {
 }
 function nonBlankList(v) {
     return Array.isArray(v) && v.length > 0 && v.every(nonBlank);
-}
-function prompts_label(a) {
-    return a.negate ? `not-${a.type}` : a.type;
 }
 
 // EXTERNAL MODULE: external "node:crypto"
@@ -60561,7 +60572,7 @@ function parseVerdict(assertion, reply, options = {}) {
         return failed(assertion, negationError(assertion.type) ?? `'not-${assertion.type}' cannot be negated`);
     }
     if (reply.trim() === '')
-        return failed(assertion, `${verdict_label(assertion)}: the grader's reply is empty`);
+        return failed(assertion, `${assertionName(assertion)}: the grader's reply is empty`);
     switch (kind) {
         case 'llm-rubric':
             return llmRubric(assertion, reply);
@@ -60729,7 +60740,7 @@ function withReason(verdict, reason) {
     return reason ? `${verdict}: ${reason}` : verdict;
 }
 function unreadable(a, reply, problem) {
-    return failed(a, `${verdict_label(a)}: the grader's reply ${problem}: "${snippet(reply, 300)}"`);
+    return failed(a, `${assertionName(a)}: the grader's reply ${problem}: "${snippet(reply, 300)}"`);
 }
 function failed(assertion, reason) {
     return { assertion, pass: false, score: 0, reason };
@@ -60741,63 +60752,89 @@ function clamp01(x) {
 function fmt(x) {
     return String(Math.round(x * 100) / 100);
 }
-function verdict_label(a) {
-    return a.negate ? `not-${a.type}` : a.type;
-}
 
 ;// CONCATENATED MODULE: ./src/grade/similarity.ts
 
 
 
+
 /** `similar`'s threshold when the assertion sets none (promptfoo's default). */
 const DEFAULT_SIMILAR_THRESHOLD = 0.75;
+/** Checks two embeddings can be compared: not empty, the same length, finite numbers. */
+function checkComparable(a, b) {
+    if (a.length === 0 || b.length === 0)
+        throw new Error('an embedding is empty');
+    if (a.length !== b.length)
+        throw new Error(`the embeddings have different lengths (${a.length} and ${b.length})`);
+    for (let i = 0; i < a.length; i++) {
+        if (!Number.isFinite(a[i]) || !Number.isFinite(b[i]))
+            throw new Error(`an embedding holds a value that is not a finite number (at ${i})`);
+    }
+}
 /**
  * Cosine similarity of two embeddings, in [-1, 1]. Throws when they are empty, of different lengths, hold a value
  * that is not a finite number, or one of them is all zeros (no direction to compare).
  */
 function cosineSimilarity(a, b) {
-    if (a.length === 0 || b.length === 0)
-        throw new Error('an embedding is empty');
-    if (a.length !== b.length)
-        throw new Error(`the embeddings have different lengths (${a.length} and ${b.length})`);
+    checkComparable(a, b);
     let dot = 0;
     let na = 0;
     let nb = 0;
     for (let i = 0; i < a.length; i++) {
-        const x = a[i];
-        const y = b[i];
-        if (!Number.isFinite(x) || !Number.isFinite(y))
-            throw new Error(`an embedding holds a value that is not a finite number (at ${i})`);
-        dot += x * y;
-        na += x * x;
-        nb += y * y;
+        dot += a[i] * b[i];
+        na += a[i] * a[i];
+        nb += b[i] * b[i];
     }
     if (na === 0 || nb === 0)
         throw new Error('an embedding is all zeros');
     // Rounding can take identical vectors a hair past 1.
     return Math.min(1, Math.max(-1, dot / (Math.sqrt(na) * Math.sqrt(nb))));
 }
+/** The dot product of two embeddings (for normalized ones, such as OpenAI's, their cosine similarity). */
+function dotProduct(a, b) {
+    checkComparable(a, b);
+    let dot = 0;
+    for (let i = 0; i < a.length; i++)
+        dot += a[i] * b[i];
+    return dot;
+}
+/** The straight-line distance between two embeddings, from 0 (the same) up. */
+function euclideanDistance(a, b) {
+    checkComparable(a, b);
+    let sum = 0;
+    for (let i = 0; i < a.length; i++)
+        sum += (a[i] - b[i]) ** 2;
+    return Math.sqrt(sum);
+}
+const METRICS = {
+    cosine: { measure: cosineSimilarity, distance: false, score: (m) => m, word: 'Similarity' },
+    dot: { measure: dotProduct, distance: false, score: (m) => m, word: 'Similarity' },
+    euclidean: { measure: euclideanDistance, distance: true, score: (d) => 1 / (1 + d), word: 'Distance' },
+};
 /**
- * promptfoo's `similar`: the cosine similarity of the output's embedding to each expected value's (in the order of
- * `similarExpected`, as `embeddingInputs` lists them after the output) against the threshold (default 0.75).
+ * promptfoo's `similar`: the output's embedding against each expected value's (in the order of `similarExpected`, as
+ * `embeddingInputs` lists them after the output), by cosine similarity (`similar`, `similar:cosine`), dot product
+ * (`similar:dot`) or euclidean distance (`similar:euclidean`), against the threshold (default 0.75). For the
+ * similarities the threshold is the least one that passes; for the distance, the most.
  *
- * - `similar` passes when any expected value reaches the threshold; the score is the similarity to the first that
- *   does, else the highest similarity.
- * - `not-similar` passes when no expected value reaches past the threshold; the score is 1 - similarity: to the
- *   first value that is too similar when it fails, else to the closest value.
+ * - `similar` passes when any expected value is within the threshold; the score (the similarity, or 1 / (1 +
+ *   distance)) is that of the first that is, else of the closest.
+ * - `not-similar` passes when no expected value is within it, strictly; the score is 1 - that: of the first value that
+ *   is too close when it fails, else of the closest value.
  *
  * Embeddings that cannot be compared fail the assertion (never flipped by `not-`), with the reason.
  */
 function similarVerdict(assertion, outputVector, expectedVectors) {
-    const name = assertion.negate ? 'not-similar' : 'similar';
+    const name = assertionName(assertion);
+    const metric = METRICS[assertion.similarity ?? 'cosine'];
     let expected;
-    let sims;
+    let measures;
     try {
         expected = similarExpected(assertion);
         if (expectedVectors.length !== expected.length) {
             throw new Error(`${expectedVectors.length} embeddings for ${expected.length} expected values`);
         }
-        sims = expectedVectors.map((v) => cosineSimilarity(outputVector, v));
+        measures = expectedVectors.map((v) => metric.measure(outputVector, v));
     }
     catch (err) {
         return { assertion, pass: false, score: 0, reason: `${name}: cannot compare the embeddings: ${errorMessage(err)}` };
@@ -60805,36 +60842,31 @@ function similarVerdict(assertion, outputVector, expectedVectors) {
     const threshold = typeof assertion.threshold === 'number' && Number.isFinite(assertion.threshold) ? assertion.threshold : DEFAULT_SIMILAR_THRESHOLD;
     const several = expected.length > 1;
     const to = (i) => (several ? ` (to "${snippet(expected[i], 80)}")` : '');
-    const reaches = (s) => s >= threshold - Number.EPSILON;
+    const { word } = metric;
+    const within = (m) => (metric.distance ? m <= threshold + Number.EPSILON : m >= threshold - Number.EPSILON);
+    const strictlyWithin = (m) => (metric.distance ? m < threshold - Number.EPSILON : m > threshold + Number.EPSILON);
+    const closest = measures.reduce((best, m, i) => ((metric.distance ? m < measures[best] : m > measures[best]) ? i : best), 0);
+    const at = (i) => `${word} ${fmt(measures[i])}`;
+    const near = metric.distance ? 'less than or equal to' : 'greater than or equal to';
+    const far = metric.distance ? 'greater than' : 'less than';
     if (!assertion.negate) {
-        const hit = sims.findIndex(reaches);
-        if (hit !== -1) {
-            const reason = `Similarity ${fmt(sims[hit])} is greater than or equal to threshold ${threshold}${to(hit)}`;
-            return { assertion, pass: true, score: sims[hit], reason };
-        }
-        const best = argMax(sims);
+        const hit = measures.findIndex(within);
+        if (hit !== -1)
+            return { assertion, pass: true, score: metric.score(measures[hit]), reason: `${at(hit)} is ${near} threshold ${threshold}${to(hit)}` };
         const reason = several
-            ? `None of the ${expected.length} expected values met the similarity threshold ${threshold}; the closest is at ${fmt(sims[best])}${to(best)}`
-            : `Similarity ${fmt(sims[best])} is less than threshold ${threshold}`;
-        return { assertion, pass: false, score: sims[best], reason };
+            ? `None of the ${expected.length} expected values met the ${word.toLowerCase()} threshold ${threshold}; the closest is at ${fmt(measures[closest])}${to(closest)}`
+            : `${at(closest)} is ${far} threshold ${threshold}`;
+        return { assertion, pass: false, score: metric.score(measures[closest]), reason };
     }
-    const tooClose = sims.findIndex((s) => s > threshold + Number.EPSILON);
+    const tooClose = measures.findIndex(strictlyWithin);
     if (tooClose !== -1) {
-        const reason = `Similarity ${fmt(sims[tooClose])} is greater than threshold ${threshold}${to(tooClose)}, which not-similar must not be`;
-        return { assertion, pass: false, score: 1 - sims[tooClose], reason };
+        const strictly = metric.distance ? 'less than' : 'greater than';
+        return { assertion, pass: false, score: 1 - metric.score(measures[tooClose]), reason: `${at(tooClose)} is ${strictly} threshold ${threshold}${to(tooClose)}, which ${name} must not be` };
     }
-    const closest = argMax(sims);
     const reason = several
-        ? `No expected value is more similar than threshold ${threshold}; the closest is at ${fmt(sims[closest])}${to(closest)}`
-        : `Similarity ${fmt(sims[closest])} is less than or equal to threshold ${threshold}`;
-    return { assertion, pass: true, score: 1 - sims[closest], reason };
-}
-function argMax(xs) {
-    let best = 0;
-    for (let i = 1; i < xs.length; i++)
-        if (xs[i] > xs[best])
-            best = i;
-    return best;
+        ? `No expected value is ${metric.distance ? 'closer' : 'more similar'} than threshold ${threshold}; the closest is at ${fmt(measures[closest])}${to(closest)}`
+        : `${at(closest)} is ${metric.distance ? 'greater than or equal to' : 'less than or equal to'} threshold ${threshold}`;
+    return { assertion, pass: true, score: 1 - metric.score(measures[closest]), reason };
 }
 
 ;// CONCATENATED MODULE: ./src/grade/grading-run.ts
@@ -61110,6 +61142,7 @@ function reuseEarlier(batches, sink, earlier) {
 
 
 
+
 /**
  * Scores one assertion against the output, with promptfoo's semantics. The output is the model's text, or
  * whatever a transform made of it (objects are compared as their JSON text). Problems with the assertion's value
@@ -61123,7 +61156,7 @@ function evaluateAssertion(assertion, output, ctx) {
         return evaluate(assertion, output, ctx);
     }
     catch (err) {
-        return { assertion, pass: false, score: 0, reason: `${assertions_label(assertion)}: ${errorMessage(err)}` };
+        return { assertion, pass: false, score: 0, reason: `${assertionName(assertion)}: ${errorMessage(err)}` };
     }
 }
 const EVALUATORS = {
@@ -61371,7 +61404,7 @@ function isGradingResult(value) {
     return score === undefined || (typeof score === 'number' && Number.isFinite(score));
 }
 function notApplicable(a, why) {
-    return { assertion: a, pass: false, score: 0, reason: `${assertions_label(a)} not applicable: ${why}`, notApplicable: true };
+    return { assertion: a, pass: false, score: 0, reason: `${assertionName(a)} not applicable: ${why}`, notApplicable: true };
 }
 /** The output as text: transforms may return objects, which assertions compare as JSON (as promptfoo does). */
 function assertions_asText(output) {
@@ -61395,9 +61428,6 @@ function assertions_describe(value) {
     if (typeof value === 'string')
         return `the string ${JSON.stringify(snippet(value, 60))}`;
     return `a value of type ${Array.isArray(value) ? 'array' : typeof value}`;
-}
-function assertions_label(a) {
-    return a.negate ? `not-${a.type}` : a.type;
 }
 
 ;// CONCATENATED MODULE: ./src/score/transform.ts
@@ -61839,6 +61869,7 @@ var external_node_events_ = __nccwpck_require__(8474);
 
 
 
+
 /** Writes every case as JSON, one case at a time, so a large run is never one giant string. */
 async function writeResultsFile(path, data) {
     await (0,promises_.mkdir)((0,external_node_path_.dirname)(path), { recursive: true });
@@ -61876,7 +61907,7 @@ function caseRecord(r) {
         score: r.score?.score,
         reason: r.score?.reason,
         assertions: r.score?.assertions.map((a) => ({
-            type: `${a.assertion.negate ? 'not-' : ''}${a.assertion.type}`,
+            type: assertionName(a.assertion),
             value: a.assertion.value,
             pass: a.pass,
             score: a.score,

@@ -1,3 +1,4 @@
+import type { Assertion } from './types.ts';
 import { levenshtein } from '../score/text-metrics.ts';
 
 /** Assertion types batch-evals scores without a model, by promptfoo's names. Each may also be written with `not-`. */
@@ -31,7 +32,20 @@ export const GRADED_ASSERTIONS = ['llm-rubric', 'factuality', 'model-graded-clos
 export const GRADED_ALIASES: Record<string, string> = {
   'model-graded-factuality': 'factuality',
   'similar:cosine': 'similar',
+  'similar:dot': 'similar',
+  'similar:euclidean': 'similar',
 };
+
+/** `similar`'s metrics other than cosine (its default), by the type name that asks for one. */
+const SIMILARITY_METRICS: Record<string, NonNullable<Assertion['similarity']>> = {
+  'similar:dot': 'dot',
+  'similar:euclidean': 'euclidean',
+};
+
+/** An assertion's type as the suite writes it: `not-` when negated, and `similar`'s metric when not cosine. */
+export function assertionName(a: Pick<Assertion, 'type' | 'negate' | 'similarity'>): string {
+  return `${a.negate ? 'not-' : ''}${a.type}${a.similarity ? `:${a.similarity}` : ''}`;
+}
 
 /**
  * The graded assertions promptfoo negates with `not-`. Its other graders ignore the prefix (`not-factuality` is
@@ -90,11 +104,9 @@ export const OTHER_PROMPTFOO_ASSERTIONS = [
   'guardrails',
   'assert-set',
   'cost-per-token',
-  'similar:dot',
-  'similar:euclidean',
 ];
 
-export type AssertionTypeVerdict = { ok: true; base: string; negate: boolean } | { ok: false; message: string };
+export type AssertionTypeVerdict = { ok: true; base: string; negate: boolean; similarity?: Assertion['similarity'] } | { ok: false; message: string };
 
 export function checkAssertionType(written: string): AssertionTypeVerdict {
   const negate = written.startsWith('not-');
@@ -110,7 +122,8 @@ export function checkAssertionType(written: string): AssertionTypeVerdict {
           `among the model-graded assertions only ${NEGATABLE_GRADED.map((t) => `not-${t}`).join(', ')} are negated`,
       };
     }
-    return { ok: true, base, negate };
+    const similarity = SIMILARITY_METRICS[name];
+    return similarity ? { ok: true, base, negate, similarity } : { ok: true, base, negate };
   }
   if (MODEL_GRADED_ASSERTIONS.includes(name)) {
     return {

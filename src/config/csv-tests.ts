@@ -58,7 +58,7 @@ export function readCsvTests(text: string, file: string, warnings: ConfigWarning
 }
 
 /**
- * promptfoo's short form of an assertion: `type:value`, `not-type:value`, `type(threshold):value`;
+ * promptfoo's short form of an assertion: `type:value`, `not-type:value`, `type(threshold):value` (`similar:dot(0.8):value`);
  * `fn:` and `eval:` are javascript, `grade:` is llm-rubric; anything else is an `equals` of the whole cell.
  * As in promptfoo, `similar` without a threshold gets 0.8 (not its usual 0.75) and `answer-relevance` 0.75, and
  * `is-json`, `contains-json` and `answer-relevance` may be written without a value.
@@ -66,7 +66,7 @@ export function readCsvTests(text: string, file: string, warnings: ConfigWarning
 export function assertionFromString(cell: string): RawAssertion {
   if (cell.startsWith('fn:') || cell.startsWith('eval:')) return { type: 'javascript', value: cell.slice(cell.indexOf(':') + 1).trim() };
   if (cell.startsWith('grade:')) return { type: 'llm-rubric', value: cell.slice(6).trim() };
-  const match = /^(not-)?([a-z][a-z0-9-]*)(?:\((\d+(?:\.\d+)?)\))?(?::([\s\S]*))?$/.exec(cell);
+  const match = /^(not-)?([a-z][a-z0-9-]*(?::(?:cosine|dot|euclidean))?)(?:\((\d+(?:\.\d+)?)\))?(?::([\s\S]*))?$/.exec(cell);
   if (!match || !KNOWN_TYPES.includes(match[2]) || (match[4] === undefined && !WITHOUT_VALUE.includes(match[2]))) {
     return { type: 'equals', value: cell };
   }

@@ -132,6 +132,7 @@ function normaliseAssertions(test: RawTest, issues: ConfigIssue[]): WrittenAsser
       return [];
     }
     const assertion: Assertion = { type: verdict.base, negate: verdict.negate, value: a.value, threshold: a.threshold, weight: a.weight ?? 1, metric: a.metric, transform: a.transform, location };
+    if (verdict.similarity) assertion.similarity = verdict.similarity;
     return [{ assertion, provider: a.provider, rubricPrompt: a.rubricPrompt, source: test.source, path }];
   });
 }

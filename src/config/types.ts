@@ -14,6 +14,8 @@ export interface Assertion {
   threshold?: number;
   weight: number;
   metric?: string;
+  /** `similar` only: the metric when it is not cosine (`similar:dot`, `similar:euclidean`). */
+  similarity?: 'dot' | 'euclidean';
   /** JavaScript expression over `output` (and `context`) applied before this assertion. */
   transform?: string;
   /** Model-graded assertions: the model that grades (embeds, for `similar`) the output. */

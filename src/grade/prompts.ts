@@ -1,5 +1,6 @@
 import type { Assertion, ChatMessage } from '../config/types.ts';
 import { compileTemplate, renderTemplate, templateErrorMessage } from '../templates.ts';
+import { assertionName } from '../config/assertion-types.ts';
 
 /**
  * Grading prompts for promptfoo's model-graded assertions, and what `similar` sends to an embeddings model. Pure:
@@ -154,7 +155,7 @@ export function gradingMessages(assertion: Assertion, ctx: GradingContext): Chat
   try {
     return renderRubricPrompt(assertion.rubricPrompt, context);
   } catch (err) {
-    throw new Error(`${label(assertion)}: the rubricPrompt could not be rendered: ${templateErrorMessage(err)}`);
+    throw new Error(`${assertionName(assertion)}: the rubricPrompt could not be rendered: ${templateErrorMessage(err)}`);
   }
 }
 
@@ -217,7 +218,7 @@ function criteriaText(value: unknown): string {
  */
 export function assertionValueError(assertion: Assertion): string | undefined {
   const v = assertion.value;
-  const name = label(assertion);
+  const name = assertionName(assertion);
   switch (gradingKind(assertion.type) ?? assertion.type) {
     case 'llm-rubric':
       if (v === undefined || v === null || v === '') {
@@ -363,6 +364,3 @@ function nonBlankList(v: unknown): boolean {
   return Array.isArray(v) && v.length > 0 && v.every(nonBlank);
 }
 
-function label(a: Assertion): string {
-  return a.negate ? `not-${a.type}` : a.type;
-}

@@ -1,4 +1,4 @@
-import { GRADED_ALIASES, GRADED_TYPE_NAMES, NEGATABLE_GRADED } from '../config/assertion-types.ts';
+import { assertionName, GRADED_ALIASES, GRADED_TYPE_NAMES, NEGATABLE_GRADED } from '../config/assertion-types.ts';
 import type { Assertion } from '../config/types.ts';
 import { extractJsonObjects } from '../score/json-checks.ts';
 import { snippet } from '../score/script.ts';
@@ -69,7 +69,7 @@ export function parseVerdict(assertion: Assertion, reply: string, options: Verdi
   if (assertion.negate && !NEGATABLE_MODEL_GRADED_TYPES.has(assertion.type)) {
     return failed(assertion, negationError(assertion.type) ?? `'not-${assertion.type}' cannot be negated`);
   }
-  if (reply.trim() === '') return failed(assertion, `${label(assertion)}: the grader's reply is empty`);
+  if (reply.trim() === '') return failed(assertion, `${assertionName(assertion)}: the grader's reply is empty`);
   switch (kind) {
     case 'llm-rubric':
       return llmRubric(assertion, reply);
@@ -235,7 +235,7 @@ function withReason(verdict: string, reason: string | undefined): string {
 }
 
 function unreadable(a: Assertion, reply: string, problem: string): AssertionResult {
-  return failed(a, `${label(a)}: the grader's reply ${problem}: "${snippet(reply, 300)}"`);
+  return failed(a, `${assertionName(a)}: the grader's reply ${problem}: "${snippet(reply, 300)}"`);
 }
 
 function failed(assertion: Assertion, reason: string): AssertionResult {
@@ -251,6 +251,3 @@ export function fmt(x: number): string {
   return String(Math.round(x * 100) / 100);
 }
 
-function label(a: Assertion): string {
-  return a.negate ? `not-${a.type}` : a.type;
-}

@@ -6,6 +6,7 @@ import { code, codeBlock, inline } from './escape.ts';
 import { formatDuration } from '../batch/run-batches.ts';
 import type { Comparison } from './baseline.ts';
 import type { RunSummary, Tally } from './summary.ts';
+import { assertionName } from '../config/assertion-types.ts';
 
 export type RunStatus = 'completed' | 'pending' | 'failed';
 
@@ -372,7 +373,7 @@ function failure(r: CaseResult): string[] {
 }
 
 export function describeAssertion(a: Assertion): string {
-  const type = `\`${a.negate ? 'not-' : ''}${a.type}\`${a.threshold === undefined ? '' : ` (threshold ${a.threshold})`}`;
+  const type = `\`${assertionName(a)}\`${a.threshold === undefined ? '' : ` (threshold ${a.threshold})`}`;
   if (a.value === undefined) return type;
   const value = typeof a.value === 'string' ? a.value : JSON.stringify(a.value);
   return `${type} ${inline(value, 120)}`;

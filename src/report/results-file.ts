@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import type { CaseResult } from '../score/score-run.ts';
 import type { BatchFacts, RunStatus } from './markdown.ts';
 import type { RunSummary } from './summary.ts';
+import { assertionName } from '../config/assertion-types.ts';
 
 export interface ResultsFileData {
   suite: string;
@@ -52,7 +53,7 @@ function caseRecord(r: CaseResult) {
     score: r.score?.score,
     reason: r.score?.reason,
     assertions: r.score?.assertions.map((a) => ({
-      type: `${a.assertion.negate ? 'not-' : ''}${a.assertion.type}`,
+      type: assertionName(a.assertion),
       value: a.assertion.value,
       pass: a.pass,
       score: a.score,

@@ -4,6 +4,7 @@ import { extractJsonObjects, hasSchema, parseJson, schemaErrors, schemaValidator
 import { errorMessage, runScript, snippet } from './script.ts';
 import { countWords, levenshtein, rougeN } from './text-metrics.ts';
 import type { AssertionContext, AssertionResult } from './types.ts';
+import { assertionName } from '../config/assertion-types.ts';
 
 /** What one check found before `not-` is applied: whether it held, and how to say so either way. */
 interface Check {
@@ -27,7 +28,7 @@ export function evaluateAssertion(assertion: Assertion, output: unknown, ctx: As
   try {
     return evaluate(assertion, output, ctx);
   } catch (err) {
-    return { assertion, pass: false, score: 0, reason: `${label(assertion)}: ${errorMessage(err)}` };
+    return { assertion, pass: false, score: 0, reason: `${assertionName(assertion)}: ${errorMessage(err)}` };
   }
 }
 
@@ -279,7 +280,7 @@ function isGradingResult(value: unknown): value is { pass: boolean; score?: numb
 }
 
 function notApplicable(a: Assertion, why: string): AssertionResult {
-  return { assertion: a, pass: false, score: 0, reason: `${label(a)} not applicable: ${why}`, notApplicable: true };
+  return { assertion: a, pass: false, score: 0, reason: `${assertionName(a)} not applicable: ${why}`, notApplicable: true };
 }
 
 /** The output as text: transforms may return objects, which assertions compare as JSON (as promptfoo does). */
@@ -304,6 +305,3 @@ function describe(value: unknown): string {
   return `a value of type ${Array.isArray(value) ? 'array' : typeof value}`;
 }
 
-function label(a: Assertion): string {
-  return a.negate ? `not-${a.type}` : a.type;
-}

@@ -280,6 +280,19 @@ describe('CSV short forms of graded assertions', () => {
     ]);
   });
 
+  it('similar with a metric: similar:dot(0.8):text and not-similar:euclidean:text; a metric word that is the value is the value', () => {
+    const [a] = asserts(
+      suite('tests: file://t.csv\n', undefined, {
+        't.csv': ['q,__expected1,__expected2,__expected3', 'x,similar:dot(0.8):hello,not-similar:euclidean:bye,similar:dot products'].join('\n'),
+      }),
+    );
+    expect(a.map((x) => [x.type, x.negate, x.similarity, x.value, x.threshold])).toEqual([
+      ['similar', false, 'dot', 'hello', 0.8],
+      ['similar', true, 'euclidean', 'bye', undefined],
+      ['similar', false, undefined, 'dot products', 0.8],
+    ]);
+  });
+
   it('a negation promptfoo ignores is an error on the CSV row', () => {
     const err = configError(suite('tests: file://t.csv\n', undefined, { 't.csv': 'q,__expected\na,contains:x\nb,not-factuality:Paris\n' }));
     expect(err.issues).toHaveLength(1);
@@ -405,8 +418,15 @@ describe('bad graded assertions are errors with file, line and key', () => {
     expect(err.issues).toEqual([expect.objectContaining({ keyPath: 'tests[0].provider', message: 'a per-test provider is not supported yet' })]);
   });
 
-  it('similar:dot and similar:euclidean are not supported yet; other model-graded ones say they are not graded yet', () => {
-    expect(configError(suite('tests:\n  - assert: [{type: similar:dot, value: a}]\n')).message).toMatch(/'similar:dot' is a promptfoo assertion that batch-evals does not support yet/);
+  it('similar:cosine, similar:dot and similar:euclidean (and their not-) are similar with that metric; other model-graded ones say they are not graded yet', () => {
+    const [cosine, dot, euclidean, notEuclidean] = asserts(
+      suite('tests:\n  - assert: [{type: similar:cosine, value: a}, {type: similar:dot, value: a}, {type: similar:euclidean, value: a, threshold: 0.4}, {type: not-similar:euclidean, value: a}]\n'),
+    )[0];
+    expect(cosine).toMatchObject({ type: 'similar', negate: false });
+    expect(cosine.similarity).toBeUndefined();
+    expect(dot).toMatchObject({ type: 'similar', similarity: 'dot', grader: { kind: 'embedding' } });
+    expect(euclidean).toMatchObject({ type: 'similar', similarity: 'euclidean', threshold: 0.4 });
+    expect(notEuclidean).toMatchObject({ type: 'similar', negate: true, similarity: 'euclidean' });
     expect(configError(suite('tests:\n  - assert: [{type: context-recall, value: a}]\n')).message).toMatch(/'context-recall' is model-graded; batch-evals does not grade it with a model yet/);
   });
 });

@@ -53,6 +53,18 @@ tests:
         threshold: 0.8
       - type: not-similar
         value: Paris is the capital of France
+  - description: similar by dot product and by distance
+    vars: { question: What is the capital of France? }
+    assert:
+      - type: similar:dot
+        value: Paris is the capital of France
+        threshold: 0.8
+      - type: similar:euclidean
+        value: Paris is the capital of France
+        threshold: 0.6
+      - type: not-similar:euclidean
+        value: Shoes for running and hiking
+        threshold: 0.6
   - description: factuality against a reference
     vars: { question: What is the capital of France? Be factual. }
     assert:
@@ -129,6 +141,15 @@ describe('model-graded assertions', () => {
     const similar = cases['similar passes, not-similar fails'];
     expect(similar.status).toBe('failed');
     expect(similar.score?.assertions.map((a) => a.pass)).toEqual([true, false]);
+    // The emulator's embeddings are normalised: the dot product is the cosine, the distance sqrt(2 - 2 cosine).
+    const cosine = similar.score!.assertions[0].score;
+    const metrics = cases['similar by dot product and by distance'];
+    expect(metrics.status).toBe('passed');
+    const [dot, distance, far] = metrics.score!.assertions;
+    expect(dot.score).toBeCloseTo(cosine, 5);
+    expect(distance.score).toBeCloseTo(1 / (1 + Math.sqrt(2 - 2 * cosine)), 5);
+    expect(distance.reason).toMatch(/^Distance 0\.\d+ is less than or equal to threshold 0\.6$/);
+    expect(far.reason).toMatch(/^Distance 1\.\d+ is greater than or equal to threshold 0\.6$/);
 
     expect(cases['factuality against a reference'].status).toBe('passed');
     const anthropicGraded = cases['graded by Anthropic, with the suite\'s own rubric prompt'];

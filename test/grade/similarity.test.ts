@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { embeddingInputs } from '../../src/grade/prompts.ts';
-import { DEFAULT_SIMILAR_THRESHOLD, cosineSimilarity, similarVerdict } from '../../src/grade/similarity.ts';
+import { DEFAULT_SIMILAR_THRESHOLD, cosineSimilarity, dotProduct, euclideanDistance, similarVerdict } from '../../src/grade/similarity.ts';
 import { graded } from './helpers.ts';
 
 /** A unit vector in the plane at `cos` similarity to [1, 0]. */
@@ -104,5 +104,51 @@ describe('similar', () => {
     const [, ...expected] = embeddingInputs(a, 'output');
     const vectors: Record<string, number[]> = { far: at(0.1), near: at(0.99) };
     expect(similarVerdict(a, OUT, expected.map((t) => vectors[t])).reason).toContain('(to "near")');
+  });
+});
+
+describe('similar:dot and similar:euclidean', () => {
+  it('dotProduct and euclideanDistance measure the vectors as they are, lengths included', () => {
+    expect(dotProduct([1, 2, 3], [4, 5, 6])).toBe(32);
+    expect(dotProduct([2, 0], [3, 0])).toBe(6);
+    expect(euclideanDistance([0, 0], [3, 4])).toBe(5);
+    expect(euclideanDistance([1, 2], [1, 2])).toBe(0);
+    expect(() => dotProduct([1], [1, 2])).toThrow(/different lengths/);
+    expect(() => euclideanDistance([1, Number.POSITIVE_INFINITY], [1, 0])).toThrow(/not a finite number/);
+  });
+
+  it('similar:dot passes at or above the threshold, its score the dot product', () => {
+    const a = { ...graded('similar', 'Paris', { threshold: 0.5 }), similarity: 'dot' as const };
+    expect(similarVerdict(a, [2, 0], [[0.3, 1]])).toMatchObject({ pass: true, score: expect.closeTo(0.6, 10), reason: 'Similarity 0.6 is greater than or equal to threshold 0.5' });
+    expect(similarVerdict(a, [1, 0], [[0.3, 1]])).toMatchObject({ pass: false, score: expect.closeTo(0.3, 10), reason: 'Similarity 0.3 is less than threshold 0.5' });
+  });
+
+  it('similar:euclidean: the threshold is the most the distance may be; the score 1 / (1 + distance)', () => {
+    const a = { ...graded('similar', 'Paris', { threshold: 0.5 }), similarity: 'euclidean' as const };
+    expect(similarVerdict(a, [1, 0], [[1, 0.4]])).toMatchObject({ pass: true, score: expect.closeTo(1 / 1.4, 10), reason: 'Distance 0.4 is less than or equal to threshold 0.5' });
+    expect(similarVerdict(a, [1, 0], [[1, 0.5]]).pass).toBe(true);
+    expect(similarVerdict(a, [1, 0], [[1, 0.8]])).toMatchObject({ pass: false, score: expect.closeTo(1 / 1.8, 10), reason: 'Distance 0.8 is greater than threshold 0.5' });
+    // Several values: any one close enough passes; none, and the closest is named.
+    const several = { ...graded('similar', ['Lyon', 'Paris'], { threshold: 0.5 }), similarity: 'euclidean' as const };
+    expect(similarVerdict(several, [1, 0], [[1, 0.9], [1, 0.2]])).toMatchObject({ pass: true, reason: 'Distance 0.2 is less than or equal to threshold 0.5 (to "Paris")' });
+    expect(similarVerdict(several, [1, 0], [[1, 0.9], [1, 0.7]])).toMatchObject({
+      pass: false,
+      score: expect.closeTo(1 / 1.7, 10),
+      reason: 'None of the 2 expected values met the distance threshold 0.5; the closest is at 0.7 (to "Paris")',
+    });
+  });
+
+  it('not-similar:euclidean passes when every value is at least the threshold away, scoring 1 - 1 / (1 + the closest distance)', () => {
+    const a = { ...graded('similar', ['Lyon', 'Paris'], { threshold: 0.5 }), negate: true, similarity: 'euclidean' as const };
+    expect(similarVerdict(a, [1, 0], [[1, 0.9], [1, 0.6]])).toMatchObject({
+      pass: true,
+      score: expect.closeTo(1 - 1 / 1.6, 10),
+      reason: 'No expected value is closer than threshold 0.5; the closest is at 0.6 (to "Paris")',
+    });
+    expect(similarVerdict(a, [1, 0], [[1, 0.9], [1, 0.3]])).toMatchObject({
+      pass: false,
+      score: expect.closeTo(1 - 1 / 1.3, 10),
+      reason: 'Distance 0.3 is less than threshold 0.5 (to "Paris"), which not-similar:euclidean must not be',
+    });
   });
 });
