@@ -21,7 +21,7 @@ export const MAIN_REF = 'refs/heads/main';
 export const PR_REF = `refs/pull/${PR}/merge`;
 
 export const CONFIG = 'evals/suite.yaml';
-/** main.ts's suite id: sha256 of the config path relative to the workspace. */
+/** The action's suite id (src/action/suite.ts): sha256 of the config path relative to the workspace. */
 export const SUITE_ID = createHash('sha256').update(CONFIG).digest('hex').slice(0, 12);
 /** The hidden marker of the suite's sticky comment. */
 export const MARKER = `<!-- batch-evals suite=${SUITE_ID} -->`;
