@@ -1,4 +1,4 @@
-import { runBatchPhase } from './batch/batch-phase.ts';
+import { runBatchPhase, type PhaseOutcome, type ResultSink } from './batch/batch-phase.ts';
 import type { Credentials } from './batch/providers.ts';
 import { label, type BatchRun } from './batch/run-batches.ts';
 import type { BatchMetadata } from './batch/types.ts';
@@ -6,7 +6,8 @@ import { loadSuite } from './config/load.ts';
 import type { ConfigWarning, Suite } from './config/types.ts';
 import type { Logger } from './logger.ts';
 import type { RunState } from './state/run-state.ts';
-import { buildPlan, type Plan } from './plan/plan.ts';
+import { turnRound, turnsOf, unsentTurns } from './plan/conversation.ts';
+import { buildPlan, type Conversation, type Plan } from './plan/plan.ts';
 import { splitBatches } from './plan/split.ts';
 import { markPromptCaching } from './plan/cache-prefix.ts';
 import { plural, type BatchFacts, type RunStatus } from './report/markdown.ts';
@@ -112,6 +113,14 @@ export async function evaluate(options: EvalOptions): Promise<EvalOutcome> {
   options.onStage?.('collect', performance.now() - mark - scoringMs);
   mark = performance.now() - scoringMs;
 
+  // Conversations: each later turn goes out once the turn before it is answered, a round of batches a turn.
+  const turns = plan.conversations
+    ? await conversationRounds(plan.conversations, scorer, options.reuse, log, (batches, sink, caching) => {
+        markPromptCaching(batches, caching, log);
+        return runBatchPhase(splitBatches(batches, suite.batch), sink, phaseOptions);
+      })
+    : undefined;
+
   // Model-graded assertions: the outputs that are in go out again, to the grader, as a second batch.
   const awaiting = scorer.awaitingGrades();
   let grading: GradingOutcome | undefined;
@@ -128,13 +137,47 @@ export async function evaluate(options: EvalOptions): Promise<EvalOutcome> {
     grading = { runs: phase.runs, cost: run.cost(suite.pricing) };
   }
 
-  const runs = [...generated.runs, ...(grading?.runs ?? [])];
-  const { pending, batchErrors } = generated;
+  const runs = [...generated.runs, ...(turns?.runs ?? []), ...(grading?.runs ?? [])];
+  const pending = new Set([...generated.pending, ...(turns?.pending ?? [])]);
+  const batchErrors = new Map([...generated.batchErrors, ...(turns?.batchErrors ?? [])]);
   const results = scorer.finish(pending, batchErrors);
   const summary = summarize(results, grading?.cost);
   stageEnd('score');
   const minPassRate = options.minPassRate ?? suite.threshold ?? 1;
   return { suite, warnings, plan, runs, results, summary, minPassRate, status: verdict(summary, minPassRate) };
+}
+
+/**
+ * Turns 2 and on of the conversations, a round each: the turn's requests are rendered from the answers before it
+ * and sent; a round still running at the deadline (or left for a later job) leaves the turns after it unsent, and
+ * pending. Returns the rounds' runs, pending requests and batch errors.
+ */
+async function conversationRounds(
+  conversations: Conversation[],
+  scorer: RunScorer,
+  reuse: EarlierOutputs | undefined,
+  log: Logger,
+  send: (batches: Plan['batches'], sink: ResultSink, caching: Map<string, '5m' | '1h'>) => Promise<PhaseOutcome>,
+): Promise<PhaseOutcome> {
+  const out: PhaseOutcome = { runs: [], pending: new Set(), batchErrors: new Map() };
+  for (let turn = 2; turn <= turnsOf(conversations); turn++) {
+    const round = turnRound(conversations, turn, (c) => scorer.answerOf(c));
+    if (round.sent.length === 0 && round.failed.length === 0) break;
+    for (const { case: c, request } of round.sent) scorer.addTurn(c, request);
+    for (const { case: c, model, error } of round.failed) scorer.turnFailed(c, model, error);
+    if (round.sent.length === 0) continue;
+    log.info(`conversations: turn ${turn}: ${plural(round.sent.length, 'case')}, sent with the turns before them`);
+    const { batches, sink } = reuseEarlier(round.batches, scorer, reuse);
+    const phase = await send(batches, sink, round.caching);
+    out.runs.push(...phase.runs);
+    for (const id of phase.pending) out.pending.add(id);
+    for (const [id, why] of phase.batchErrors) out.batchErrors.set(id, why);
+    // A round still running leaves the turns after it for a later job; one that ended lets the next go at once, even
+    // past the deadline (it is sent, not waited for).
+    if (phase.pending.size > 0) break;
+  }
+  for (const { case: c, model } of unsentTurns(conversations)) scorer.waiting(c, model);
+  return out;
 }
 
 /** The state a run leaves for a later job: the batches it submitted, and whether its report is final. */

@@ -55602,6 +55602,10 @@ function notes(estimate, heading) {
         out.push('Grading (model-graded assertions) is a second batch sent once the outputs are in: its line is rough, each grading prompt counted with the assumed output in place of the real one' +
             (estimate.gradingNotEstimated ? `; ${plural(estimate.gradingNotEstimated, 'graded assertion')} could not be estimated.` : '.'));
     }
+    if (estimate.laterTurns > 0) {
+        out.push(`${plural(estimate.laterTurns, 'later turn')} of conversations (\`_conversation\`) ${estimate.laterTurns === 1 ? 'is' : 'are'} not in the estimate: ` +
+            'each prompt holds the answers before it, known only once they are written. Only the first turns are counted.');
+    }
     if (estimate.reused.requests > 0) {
         const one = estimate.reused.requests === 1;
         out.push(`${plural(estimate.reused.requests, 'request')} ${one ? 'reuses an earlier output and is' : 'reuse earlier outputs and are'} not sent: that saves ${money(estimate.reused.batch)} at batch prices (${money(estimate.reused.realtime)} real time), not in the totals.`);
@@ -55917,15 +55921,8 @@ function promptsOf(entry, baseDir, location, keyPath, index) {
 function checked(prompt, keyPath) {
     const sources = prompt.kind === 'text' ? [prompt.template] : prompt.messages.map((m) => m.content);
     for (const source of sources) {
-        if (/\b_conversation\b/.test(source)) {
-            throw new ConfigError([
-                {
-                    message: 'the prompt uses _conversation (a multi-turn thread that needs each answer before the next request); a batch sends every request at once, so this is not supported',
-                    location: prompt.location,
-                    keyPath,
-                },
-            ]);
-        }
+        if (/\b_conversation\b/.test(source))
+            prompt.conversational = true;
         try {
             compileTemplate(source);
         }
@@ -59779,6 +59776,7 @@ async function estimatePlan(plan, options) {
         },
         reasoningModels: rows.filter((r) => r.provider === 'openai' && /^(o\d|gpt-5)/.test(r.model.replace(/^ft:/, ''))).map((r) => r.label),
         gradingNotEstimated,
+        laterTurns: plan.cases.reduce((n, c) => n + (c.requestId === '' ? 1 : 0), 0),
     };
 }
 /** A request's cache prefix: written by the first request of the model that has it, read by the others. */
@@ -59969,6 +59967,8 @@ function buildPlan(suite) {
     const issues = [];
     /** Request id -> the prompt cache its provider asked for (an identical request of two providers: either asks). */
     const caching = new Map();
+    /** Conversation key -> its thread, for prompts that use `_conversation`. */
+    const threads = new Map();
     // Assertions and descriptions depend on a test's vars only: made once per test, shared by its cases.
     const expanded = suite.tests.flatMap((test) => expandVars(test.vars).map((vars) => ({ test, vars })));
     // A prompt renders alike for every provider: its messages are made once per test, and shared by the providers'
@@ -59983,11 +59983,19 @@ function buildPlan(suite) {
                 renderedBy.set(prompt, (rendered = new Array(expanded.length)));
             for (const [i, entry] of expanded.entries()) {
                 const { test, vars } = entry;
+                // A later turn of a conversation is rendered once the turns before it are answered (conversation.ts).
+                const thread = prompt.conversational ? threadOf(threads, provider, prompt, test) : undefined;
                 let messages;
                 let assertions;
                 try {
-                    messages = rendered[i] ??= renderPrompt(prompt, vars);
                     assertions = entry.assertions ??= test.assert.map((a) => renderAssertion(a, vars));
+                    if (thread && thread.cases.length > 0) {
+                        const c = { index: cases.length, provider: provider.label, prompt: prompt.label, description: (entry.description ??= plan_describe(test, vars)), vars, assertions, threshold: test.threshold, transform: test.transform, metadata: test.metadata, location: test.location, requestId: '' };
+                        thread.cases.push(c);
+                        cases.push(c);
+                        continue;
+                    }
+                    messages = rendered[i] ??= renderPrompt(prompt, prompt.conversational ? { ...vars, _conversation: [] } : vars);
                 }
                 catch (err) {
                     issues.push({
@@ -60003,7 +60011,7 @@ function buildPlan(suite) {
                 }
                 if (provider.promptCaching && caching.get(id) !== '1h')
                     caching.set(id, provider.promptCaching);
-                cases.push({
+                const planned = {
                     index: cases.length,
                     provider: provider.label,
                     prompt: prompt.label,
@@ -60015,13 +60023,21 @@ function buildPlan(suite) {
                     metadata: test.metadata,
                     location: test.location,
                     requestId: id,
-                });
+                };
+                cases.push(planned);
+                thread?.cases.push(planned);
             }
         }
     }
     if (issues.length)
         throw new ConfigError(issues.slice(0, 20));
-    return { cases, batches: [...batches.values()].filter((b) => b.requests.length > 0), ...(caching.size > 0 ? { caching } : {}) };
+    const conversations = [...threads.values()].filter((t) => t.cases.length > 1);
+    return {
+        cases,
+        batches: [...batches.values()].filter((b) => b.requests.length > 0),
+        ...(caching.size > 0 ? { caching } : {}),
+        ...(conversations.length > 0 ? { conversations } : {}),
+    };
 }
 /**
  * The assertion with its value rendered for the vars; the assertion itself when rendering changes nothing (no
@@ -60055,8 +60071,23 @@ function checkCaseCount(suite) {
         },
     ]);
 }
-function batchFor(batches, provider) {
-    const key = [provider.provider, provider.baseURL ?? '', provider.model].join('|');
+/**
+ * The thread a test's case of a `_conversation` prompt belongs to: promptfoo's key, the provider's label, the prompt
+ * and the test's `metadata.conversationId` (tests without one share the prompt's thread), in test order.
+ */
+function threadOf(threads, provider, prompt, test) {
+    const id = test.metadata?.conversationId;
+    const key = `${provider.label}:${prompt.label}${id !== undefined && id !== '' ? `:${String(id)}` : ''}`;
+    let thread = threads.get(key);
+    if (!thread)
+        threads.set(key, (thread = { key, provider, prompt, cases: [] }));
+    return thread;
+}
+function batchKeyOf(provider) {
+    return [provider.provider, provider.baseURL ?? '', provider.model].join('|');
+}
+/** The provider's batch under `key` (one per model by default), made on first use. */
+function batchFor(batches, provider, key = batchKeyOf(provider)) {
     let batch = batches.get(key);
     if (!batch) {
         batch = { key, provider: provider.provider, model: provider.model, baseURL: provider.baseURL, ...(provider.reuse === false ? { reuse: false } : {}), requests: [] };
@@ -60311,6 +60342,76 @@ function attachBatches(runs, state, log) {
         }
     }
     return unmatched;
+}
+
+;// CONCATENATED MODULE: ./src/plan/conversation.ts
+
+
+
+
+/** The turns after the first that are still to be sent: those whose earlier turn has no answer yet, when the run ends. */
+function unsentTurns(conversations) {
+    return conversations.flatMap((t) => t.cases.filter((c) => c.requestId === '').map((c) => ({ case: c, model: t.provider.model })));
+}
+/**
+ * The requests of turn `turn` (1-based; 2 and up) of every thread whose earlier turns are all answered (`answerOf`
+ * gives undefined for one that is not: its later turns wait). Each case is given its request id; identical requests
+ * in a round are sent once.
+ */
+function turnRound(conversations, turn, answerOf) {
+    const batches = new Map();
+    const sent = [];
+    const failed = [];
+    const caching = new Map();
+    for (const thread of conversations) {
+        const c = thread.cases[turn - 1];
+        if (!c || c.requestId !== '')
+            continue;
+        const earlier = [];
+        for (const before of thread.cases.slice(0, turn - 1)) {
+            const answer = answerOf(before);
+            if (!answer)
+                break;
+            earlier.push(conversationTurn(thread, answer));
+        }
+        if (earlier.length < turn - 1)
+            continue;
+        const { provider } = thread;
+        let messages;
+        try {
+            messages = renderPrompt(thread.prompt, { ...c.vars, _conversation: earlier });
+        }
+        catch (err) {
+            const message = templateErrorMessage(err);
+            // The usual cause: an answer with a quote or a line break, put into the JSON as it is.
+            const hint = /not a valid JSON list/.test(message) ? ' (an earlier answer may hold a quote or a line break that the template puts into the JSON as it is; `{{ completion.output | dump }}` writes it as a JSON string)' : '';
+            failed.push({ case: c, model: provider.model, error: `turn ${turn} of conversation ${thread.key} cannot be rendered with the turns before it: ${message}${hint}` });
+            continue;
+        }
+        const id = requestId({ provider: provider.provider, baseURL: provider.baseURL, model: provider.model, params: provider.params, messages });
+        const batch = batchFor(batches, provider, `${batchKeyOf(provider)}~turn${turn}`);
+        let request = batch.requests.find((r) => r.id === id);
+        if (!request)
+            batch.requests.push((request = { id, model: provider.model, messages, params: provider.params }));
+        sent.push({ case: c, request });
+        if (provider.promptCaching && caching.get(id) !== '1h')
+            caching.set(id, provider.promptCaching);
+    }
+    return { batches: [...batches.values()], sent, failed, caching };
+}
+/** The most turns any thread has. */
+function turnsOf(conversations) {
+    return conversations.reduce((n, t) => Math.max(n, t.cases.length), 0);
+}
+/**
+ * An earlier turn as promptfoo passes it: `prompt`, the messages when the prompt is a chat (a list, or text that
+ * renders to one), else the text; `input`, the last message's content; `output`, the answer.
+ */
+function conversationTurn(thread, answer) {
+    const { messages, output } = answer;
+    const last = messages.at(-1)?.content ?? '';
+    const chat = thread.prompt.kind === 'chat' || messages.length > 1 || messages[0]?.role !== 'user' || last.trim().startsWith('[');
+    return { prompt: chat ? messages : last, input: last, output };
 }
 
 ;// CONCATENATED MODULE: ./src/report/summary.ts
@@ -61648,15 +61749,44 @@ class RunScorer {
             for (const r of batch.requests)
                 this.#requests.set(r.id, r);
         }
-        for (const c of plan.cases) {
-            const known = this.#cases.get(c.requestId);
-            if (!known)
-                this.#cases.set(c.requestId, c);
-            else if (Array.isArray(known))
-                known.push(c);
-            else
-                this.#cases.set(c.requestId, [known, c]);
-        }
+        // A later turn of a conversation has no request yet: it is added when its turn is sent (addTurn).
+        for (const c of plan.cases)
+            if (c.requestId !== '')
+                this.#index(c);
+    }
+    #index(c) {
+        const known = this.#cases.get(c.requestId);
+        if (!known)
+            this.#cases.set(c.requestId, c);
+        else if (Array.isArray(known))
+            known.push(c);
+        else
+            this.#cases.set(c.requestId, [known, c]);
+    }
+    /** A later turn of a conversation, now that it has its request: its result is scored as the others are. */
+    addTurn(c, request) {
+        c.requestId = request.id;
+        if (!this.#requests.has(request.id))
+            this.#requests.set(request.id, request);
+        this.#index(c);
+    }
+    /**
+     * What a later turn of the case's conversation sees of it: undefined while it has no result. A turn that failed
+     * (its request, or its prompt) is there with no output, and the thread goes on, as in promptfoo.
+     */
+    answerOf(c) {
+        const scored = this.#scored[c.index];
+        if (!scored || scored.status === 'pending' && scored.output === undefined)
+            return undefined;
+        return { messages: this.#requests.get(c.requestId)?.messages ?? [], output: scored.output ?? '' };
+    }
+    /** A later turn whose prompt could not be rendered: errored, with why. */
+    turnFailed(c, model, error) {
+        this.#scored[c.index] = { case: c, model, status: 'errored', error, billed: false };
+    }
+    /** A later turn left unsent, its earlier turn still running: pending, as its batch would be. */
+    waiting(c, model) {
+        this.#scored[c.index] ??= { case: c, model, status: 'pending', billed: false };
     }
     #casesOf(id) {
         const known = this.#cases.get(id);
@@ -61763,6 +61893,7 @@ function failedWhateverGrades(score, c) {
 
 
 
+
 /** config -> plan -> batch -> score: everything but the reporting, shared by the action and the CLI. */
 async function evaluate(options) {
     const { log } = options;
@@ -61803,6 +61934,13 @@ async function evaluate(options) {
     });
     options.onStage?.('collect', performance.now() - mark - scoringMs);
     mark = performance.now() - scoringMs;
+    // Conversations: each later turn goes out once the turn before it is answered, a round of batches a turn.
+    const turns = plan.conversations
+        ? await conversationRounds(plan.conversations, scorer, options.reuse, log, (batches, sink, caching) => {
+            markPromptCaching(batches, caching, log);
+            return runBatchPhase(splitBatches(batches, suite.batch), sink, phaseOptions);
+        })
+        : undefined;
     // Model-graded assertions: the outputs that are in go out again, to the grader, as a second batch.
     const awaiting = scorer.awaitingGrades();
     let grading;
@@ -61819,13 +61957,48 @@ async function evaluate(options) {
         run.finish(scorer, phase.pending, phase.batchErrors);
         grading = { runs: phase.runs, cost: run.cost(suite.pricing) };
     }
-    const runs = [...generated.runs, ...(grading?.runs ?? [])];
-    const { pending, batchErrors } = generated;
+    const runs = [...generated.runs, ...(turns?.runs ?? []), ...(grading?.runs ?? [])];
+    const pending = new Set([...generated.pending, ...(turns?.pending ?? [])]);
+    const batchErrors = new Map([...generated.batchErrors, ...(turns?.batchErrors ?? [])]);
     const results = scorer.finish(pending, batchErrors);
     const summary = summarize(results, grading?.cost);
     stageEnd('score');
     const minPassRate = options.minPassRate ?? suite.threshold ?? 1;
     return { suite, warnings, plan, runs, results, summary, minPassRate, status: verdict(summary, minPassRate) };
+}
+/**
+ * Turns 2 and on of the conversations, a round each: the turn's requests are rendered from the answers before it
+ * and sent; a round still running at the deadline (or left for a later job) leaves the turns after it unsent, and
+ * pending. Returns the rounds' runs, pending requests and batch errors.
+ */
+async function conversationRounds(conversations, scorer, reuse, log, send) {
+    const out = { runs: [], pending: new Set(), batchErrors: new Map() };
+    for (let turn = 2; turn <= turnsOf(conversations); turn++) {
+        const round = turnRound(conversations, turn, (c) => scorer.answerOf(c));
+        if (round.sent.length === 0 && round.failed.length === 0)
+            break;
+        for (const { case: c, request } of round.sent)
+            scorer.addTurn(c, request);
+        for (const { case: c, model, error } of round.failed)
+            scorer.turnFailed(c, model, error);
+        if (round.sent.length === 0)
+            continue;
+        log.info(`conversations: turn ${turn}: ${plural(round.sent.length, 'case')}, sent with the turns before them`);
+        const { batches, sink } = reuseEarlier(round.batches, scorer, reuse);
+        const phase = await send(batches, sink, round.caching);
+        out.runs.push(...phase.runs);
+        for (const id of phase.pending)
+            out.pending.add(id);
+        for (const [id, why] of phase.batchErrors)
+            out.batchErrors.set(id, why);
+        // A round still running leaves the turns after it for a later job; one that ended lets the next go at once, even
+        // past the deadline (it is sent, not waited for).
+        if (phase.pending.size > 0)
+            break;
+    }
+    for (const { case: c, model } of unsentTurns(conversations))
+        scorer.waiting(c, model);
+    return out;
 }
 /** The state a run leaves for a later job: the batches it submitted, and whether its report is final. */
 function runState(outcome, meta, previous) {

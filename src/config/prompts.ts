@@ -73,16 +73,7 @@ function promptsOf(entry: RawPrompt, baseDir: string, location: SourceLocation, 
 function checked(prompt: Prompt, keyPath: string): Prompt {
   const sources = prompt.kind === 'text' ? [prompt.template] : prompt.messages.map((m) => m.content);
   for (const source of sources) {
-    if (/\b_conversation\b/.test(source)) {
-      throw new ConfigError([
-        {
-          message:
-            'the prompt uses _conversation (a multi-turn thread that needs each answer before the next request); a batch sends every request at once, so this is not supported',
-          location: prompt.location,
-          keyPath,
-        },
-      ]);
-    }
+    if (/\b_conversation\b/.test(source)) prompt.conversational = true;
     try {
       compileTemplate(source);
     } catch (err) {

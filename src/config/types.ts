@@ -71,7 +71,12 @@ export interface ChatMessage {
  * as such, as promptfoo does, otherwise as one user message) or a list of chat messages whose contents are
  * Nunjucks templates.
  */
-export type Prompt = { label: string; location?: SourceLocation } & (
+export type Prompt = {
+  label: string;
+  location?: SourceLocation;
+  /** The prompt uses promptfoo's `_conversation`: each test's case is a turn of a thread, sent once the turns before it are answered. */
+  conversational?: boolean;
+} & (
   | { kind: 'text'; template: string }
   | { kind: 'chat'; messages: ChatMessage[] }
 );

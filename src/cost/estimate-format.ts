@@ -133,6 +133,12 @@ function notes(estimate: Estimate, heading: EstimateHeading): string[] {
         (estimate.gradingNotEstimated ? `; ${plural(estimate.gradingNotEstimated, 'graded assertion')} could not be estimated.` : '.'),
     );
   }
+  if (estimate.laterTurns > 0) {
+    out.push(
+      `${plural(estimate.laterTurns, 'later turn')} of conversations (\`_conversation\`) ${estimate.laterTurns === 1 ? 'is' : 'are'} not in the estimate: ` +
+        'each prompt holds the answers before it, known only once they are written. Only the first turns are counted.',
+    );
+  }
   if (estimate.reused.requests > 0) {
     const one = estimate.reused.requests === 1;
     out.push(`${plural(estimate.reused.requests, 'request')} ${one ? 'reuses an earlier output and is' : 'reuse earlier outputs and are'} not sent: that saves ${money(estimate.reused.batch)} at batch prices (${money(estimate.reused.realtime)} real time), not in the totals.`);

@@ -83,6 +83,8 @@ export interface Estimate {
   reasoningModels: string[];
   /** Model-graded assertions whose grading is not estimated, with why (e.g. a rubricPrompt that cannot render yet). */
   gradingNotEstimated: number;
+  /** Later turns of conversations (`_conversation`): not estimated, as their prompts hold the answers before them. */
+  laterTurns: number;
 }
 
 /** Distinct requests to one model, accumulated. */
@@ -209,6 +211,7 @@ export async function estimatePlan(plan: Plan, options: EstimateOptions): Promis
     },
     reasoningModels: rows.filter((r) => r.provider === 'openai' && /^(o\d|gpt-5)/.test(r.model.replace(/^ft:/, ''))).map((r) => r.label),
     gradingNotEstimated,
+    laterTurns: plan.cases.reduce((n, c) => n + (c.requestId === '' ? 1 : 0), 0),
   };
 }
 

@@ -36,9 +36,20 @@ export interface PlannedBatch {
   requests: BatchRequest[];
 }
 
+/** One `_conversation` thread: its cases in turn order, and what renders the turns after the first. */
+export interface Conversation {
+  key: string;
+  provider: ProviderSpec;
+  prompt: Prompt;
+  cases: PlannedCase[];
+}
+
 export interface Plan {
   cases: PlannedCase[];
+  /** The requests to send first: every case's but the later turns of conversations, which wait for the turns before. */
   batches: PlannedBatch[];
+  /** Threads of cases of prompts that use `_conversation`: their first turns are in `batches`, the rest sent turn by turn. */
+  conversations?: Conversation[];
   /**
    * Request id -> the prompt cache its Anthropic provider asked for (`config.promptCaching`); absent when none did.
    * markPromptCaching (cache-prefix.ts) turns it into cache breakpoints over the requests that are sent.
@@ -62,6 +73,9 @@ export function buildPlan(suite: Suite): Plan {
   /** Request id -> the prompt cache its provider asked for (an identical request of two providers: either asks). */
   const caching = new Map<string, '5m' | '1h'>();
 
+  /** Conversation key -> its thread, for prompts that use `_conversation`. */
+  const threads = new Map<string, Conversation>();
+
   // Assertions and descriptions depend on a test's vars only: made once per test, shared by its cases.
   const expanded = suite.tests.flatMap((test) => expandVars(test.vars).map((vars): ExpandedTest => ({ test, vars })));
   // A prompt renders alike for every provider: its messages are made once per test, and shared by the providers'
@@ -75,11 +89,19 @@ export function buildPlan(suite: Suite): Plan {
       if (!rendered) renderedBy.set(prompt, (rendered = new Array(expanded.length)));
       for (const [i, entry] of expanded.entries()) {
         const { test, vars } = entry;
+        // A later turn of a conversation is rendered once the turns before it are answered (conversation.ts).
+        const thread = prompt.conversational ? threadOf(threads, provider, prompt, test) : undefined;
         let messages;
         let assertions: Assertion[];
         try {
-          messages = rendered[i] ??= renderPrompt(prompt, vars);
           assertions = entry.assertions ??= test.assert.map((a) => renderAssertion(a, vars));
+          if (thread && thread.cases.length > 0) {
+            const c: PlannedCase = { index: cases.length, provider: provider.label, prompt: prompt.label, description: (entry.description ??= describe(test, vars)), vars, assertions, threshold: test.threshold, transform: test.transform, metadata: test.metadata, location: test.location, requestId: '' };
+            thread.cases.push(c);
+            cases.push(c);
+            continue;
+          }
+          messages = rendered[i] ??= renderPrompt(prompt, prompt.conversational ? { ...vars, _conversation: [] } : vars);
         } catch (err) {
           issues.push({
             message: `prompt '${prompt.label}' cannot be rendered for this test: ${templateErrorMessage(err)}`,
@@ -93,7 +115,7 @@ export function buildPlan(suite: Suite): Plan {
           batch.requests.push({ id, model: provider.model, messages, params: provider.params });
         }
         if (provider.promptCaching && caching.get(id) !== '1h') caching.set(id, provider.promptCaching);
-        cases.push({
+        const planned: PlannedCase = {
           index: cases.length,
           provider: provider.label,
           prompt: prompt.label,
@@ -105,12 +127,20 @@ export function buildPlan(suite: Suite): Plan {
           metadata: test.metadata,
           location: test.location,
           requestId: id,
-        });
+        };
+        cases.push(planned);
+        thread?.cases.push(planned);
       }
     }
   }
   if (issues.length) throw new ConfigError(issues.slice(0, 20));
-  return { cases, batches: [...batches.values()].filter((b) => b.requests.length > 0), ...(caching.size > 0 ? { caching } : {}) };
+  const conversations = [...threads.values()].filter((t) => t.cases.length > 1);
+  return {
+    cases,
+    batches: [...batches.values()].filter((b) => b.requests.length > 0),
+    ...(caching.size > 0 ? { caching } : {}),
+    ...(conversations.length > 0 ? { conversations } : {}),
+  };
 }
 
 interface ExpandedTest {
@@ -153,8 +183,24 @@ function checkCaseCount(suite: Suite): void {
   ]);
 }
 
-function batchFor(batches: Map<string, PlannedBatch>, provider: ProviderSpec): PlannedBatch {
-  const key = [provider.provider, provider.baseURL ?? '', provider.model].join('|');
+/**
+ * The thread a test's case of a `_conversation` prompt belongs to: promptfoo's key, the provider's label, the prompt
+ * and the test's `metadata.conversationId` (tests without one share the prompt's thread), in test order.
+ */
+function threadOf(threads: Map<string, Conversation>, provider: ProviderSpec, prompt: Prompt, test: TestCase): Conversation {
+  const id = test.metadata?.conversationId;
+  const key = `${provider.label}:${prompt.label}${id !== undefined && id !== '' ? `:${String(id)}` : ''}`;
+  let thread = threads.get(key);
+  if (!thread) threads.set(key, (thread = { key, provider, prompt, cases: [] }));
+  return thread;
+}
+
+export function batchKeyOf(provider: Pick<ProviderSpec, 'provider' | 'baseURL' | 'model'>): string {
+  return [provider.provider, provider.baseURL ?? '', provider.model].join('|');
+}
+
+/** The provider's batch under `key` (one per model by default), made on first use. */
+export function batchFor(batches: Map<string, PlannedBatch>, provider: ProviderSpec, key = batchKeyOf(provider)): PlannedBatch {
   let batch = batches.get(key);
   if (!batch) {
     batch = { key, provider: provider.provider, model: provider.model, baseURL: provider.baseURL, ...(provider.reuse === false ? { reuse: false as const } : {}), requests: [] };

@@ -1,6 +1,7 @@
 import type { BatchRequest, RequestResult, Usage } from '../batch/types.ts';
 import type { PriceOverride } from '../config/types.ts';
 import { cacheSavingOf, costOf, priceOf } from '../cost/cost.ts';
+import type { TurnAnswer } from '../plan/conversation.ts';
 import type { PlannedCase, Plan } from '../plan/plan.ts';
 import { gradingInputs, scoreTest, type GradingInput, type Grades } from './score-test.ts';
 import type { AssertionContext, TestScore } from './types.ts';
@@ -71,12 +72,42 @@ export class RunScorer {
     for (const batch of plan.batches) {
       for (const r of batch.requests) this.#requests.set(r.id, r);
     }
-    for (const c of plan.cases) {
-      const known = this.#cases.get(c.requestId);
-      if (!known) this.#cases.set(c.requestId, c);
-      else if (Array.isArray(known)) known.push(c);
-      else this.#cases.set(c.requestId, [known, c]);
-    }
+    // A later turn of a conversation has no request yet: it is added when its turn is sent (addTurn).
+    for (const c of plan.cases) if (c.requestId !== '') this.#index(c);
+  }
+
+  #index(c: PlannedCase): void {
+    const known = this.#cases.get(c.requestId);
+    if (!known) this.#cases.set(c.requestId, c);
+    else if (Array.isArray(known)) known.push(c);
+    else this.#cases.set(c.requestId, [known, c]);
+  }
+
+  /** A later turn of a conversation, now that it has its request: its result is scored as the others are. */
+  addTurn(c: PlannedCase, request: BatchRequest): void {
+    c.requestId = request.id;
+    if (!this.#requests.has(request.id)) this.#requests.set(request.id, request);
+    this.#index(c);
+  }
+
+  /**
+   * What a later turn of the case's conversation sees of it: undefined while it has no result. A turn that failed
+   * (its request, or its prompt) is there with no output, and the thread goes on, as in promptfoo.
+   */
+  answerOf(c: PlannedCase): TurnAnswer | undefined {
+    const scored = this.#scored[c.index];
+    if (!scored || scored.status === 'pending' && scored.output === undefined) return undefined;
+    return { messages: this.#requests.get(c.requestId)?.messages ?? [], output: scored.output ?? '' };
+  }
+
+  /** A later turn whose prompt could not be rendered: errored, with why. */
+  turnFailed(c: PlannedCase, model: string, error: string): void {
+    this.#scored[c.index] = { case: c, model, status: 'errored', error, billed: false };
+  }
+
+  /** A later turn left unsent, its earlier turn still running: pending, as its batch would be. */
+  waiting(c: PlannedCase, model: string): void {
+    this.#scored[c.index] ??= { case: c, model, status: 'pending', billed: false };
   }
 
   #casesOf(id: string): PlannedCase[] | undefined {

@@ -21,7 +21,6 @@ function configs(dir: string): string[] {
 /** Why a suite may not load yet: each is a feature this version leaves out, and says so. */
 const LEFT_OUT = [
   /model-graded; batch-evals does not grade it with a model yet/,
-  /uses _conversation .* not supported/,
 ];
 
 /** The suites that must load and plan, with their case counts (prompts x providers x tests). */
@@ -43,6 +42,8 @@ const MUST_LOAD: Record<string, number> = {
   'anthropic/opus-5/promptfooconfig.yaml': 4,
   'anthropic/opus-4-5-coding/promptfooconfig.yaml': 5,
   'anthropic/opus-4-8-coding/promptfooconfig.yaml': 4,
+  // `_conversation`: three threads (by metadata.conversationId) of 3, 2 and 2 turns.
+  'multiple-turn-conversation/promptfooconfig.yaml': 7,
 };
 
 /** The default chat grader of each suite with model-graded assertions: Anthropic's for the suites with only Anthropic models. */

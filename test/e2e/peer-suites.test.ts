@@ -72,4 +72,22 @@ describe.skipIf(!present)('the peer suites through the CLI', () => {
       }
     }, 30_000);
   }
+
+  it('multiple-turn-conversation/promptfooconfig.yaml runs turn by turn; its template puts answers into JSON unescaped, and the later turns say so', async () => {
+    const out = join(dir, 'multiple-turn.json');
+    const r = await runNode(
+      [join(ROOT, 'src/cli-entry.ts'), 'run', join(peerDir, 'multiple-turn-conversation/promptfooconfig.yaml'), '--out', out, '--openai-base-url', openai.url, '--poll-interval', '100ms'],
+      { env: { OPENAI_API_KEY: 'sk-emulator' }, cwd: ROOT },
+    );
+    expect([0, 1], r.stderr).toContain(r.code);
+    const results = JSON.parse(readFileSync(out, 'utf8')) as { cases: { status: string; vars: Record<string, unknown>; error?: string }[] };
+    expect(results.cases).toHaveLength(7);
+    // The first turn of each thread is answered; the emulator's answers quote the question, and the suite's template
+    // writes `"{{ completion.output }}"` into a JSON list, so every later turn cannot be rendered, as in promptfoo.
+    const first = ['Who founded Facebook?', "What's the weather like in San Francisco?", 'Whats a good recipe for pasta?'];
+    for (const c of results.cases) {
+      if (first.includes(String(c.vars.question))) expect(c.status).toBe('passed');
+      else expect(c.error).toMatch(/^turn [23] of conversation openai:gpt-4\.1-mini:multi-turn-conversation:\w+_thread cannot be rendered with the turns before it: .*completion\.output \| dump/);
+    }
+  }, 30_000);
 });

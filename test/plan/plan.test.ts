@@ -88,3 +88,40 @@ describe('the plan', () => {
     expect(() => buildPlan(broken)).toThrow(/prompt 'j' cannot be rendered for this test/);
   });
 });
+
+describe('conversations (_conversation)', () => {
+  it("threads a conversational prompt's cases by provider and conversationId in test order; only first turns are planned", async () => {
+    const { suiteFiles } = await import('../helpers/config-files.ts');
+    const path = suiteFiles({
+      'suite.yaml': `prompts:
+  - id: '{% for t in _conversation %}{{ t.input }} / {{ t.output }}; {% endfor %}{{ q }}'
+    label: thread
+  - id: 'Alone: {{ q }}'
+    label: alone
+providers: [openai:gpt-4.1-mini, anthropic:messages:claude-haiku-4-5]
+tests:
+  - vars: { q: one }
+    metadata: { conversationId: a }
+  - vars: { q: two }
+  - vars: { q: three }
+    metadata: { conversationId: a }
+  - vars: { q: four }
+`,
+    });
+    const plan = buildPlan(loadSuite(path).suite);
+    expect(plan.cases).toHaveLength(16);
+    // Per provider: thread a (one, three) and the prompt's own thread for tests without an id (two, four).
+    expect(plan.conversations!.map((t) => [t.key, t.cases.map((c) => c.vars.q)])).toEqual([
+      ['openai:gpt-4.1-mini:thread:a', ['one', 'three']],
+      ['openai:gpt-4.1-mini:thread', ['two', 'four']],
+      ['anthropic:messages:claude-haiku-4-5:thread:a', ['one', 'three']],
+      ['anthropic:messages:claude-haiku-4-5:thread', ['two', 'four']],
+    ]);
+    // The later turns wait, without a request; first turns and the other prompt are planned as ever.
+    const later = plan.cases.filter((c) => c.requestId === '');
+    expect(later.map((c) => `${c.provider} ${c.vars.q}`)).toEqual(['openai:gpt-4.1-mini three', 'openai:gpt-4.1-mini four', 'anthropic:messages:claude-haiku-4-5 three', 'anthropic:messages:claude-haiku-4-5 four']);
+    const firstTurn = plan.batches[0].requests.find((r) => r.messages[0].content === 'one');
+    expect(firstTurn).toBeDefined();
+    expect(plan.batches.map((b) => b.requests.length)).toEqual([6, 6]);
+  });
+});
