@@ -55603,8 +55603,8 @@ function notes(estimate, heading) {
             (estimate.gradingNotEstimated ? `; ${plural(estimate.gradingNotEstimated, 'graded assertion')} could not be estimated.` : '.'));
     }
     if (estimate.laterTurns > 0) {
-        out.push(`${plural(estimate.laterTurns, 'later turn')} of conversations (\`_conversation\`) ${estimate.laterTurns === 1 ? 'is' : 'are'} not in the estimate: ` +
-            'each prompt holds the answers before it, known only once they are written. Only the first turns are counted.');
+        out.push(`${plural(estimate.laterTurns, 'later turn')} of conversations (\`_conversation\`) ${estimate.laterTurns === 1 ? 'goes' : 'go'} in ${plural(estimate.laterRounds, 'more round')} of batches, ` +
+            'each turn once the one before it is answered. Each holds the answers before it, counted here at the assumed output length.');
     }
     if (estimate.reused.requests > 0) {
         const one = estimate.reused.requests === 1;
@@ -59586,316 +59586,6 @@ function describeMarking(model, m) {
         `${shown.length === 1 ? 'one prefix' : `${shown.length} prefixes`}: ${list}${more} (${estimate})${rest}. In a batch, cache hits are best-effort`);
 }
 
-;// CONCATENATED MODULE: ./src/cost/cost.ts
-
-/**
- * The price of a model: a suite override, else the table entry whose id is the model or the longest prefix of
- * it followed by a version suffix (`gpt-4o-2024-08-06` is gpt-4o, `gpt-4o-mini` is not). Undefined when unknown.
- */
-function priceOf(model, overrides = {}) {
-    const override = overrides[model];
-    if (override) {
-        return {
-            input: override.input,
-            output: override.output,
-            cachedInput: override.cachedInput ?? override.input,
-            cacheWrite: override.cacheWrite ?? override.input,
-        };
-    }
-    if (PRICES[model])
-        return PRICES[model];
-    const prefix = Object.keys(PRICES)
-        .filter((id) => model.startsWith(`${id}-`) && /^-(\d{4}-?\d{2}-?\d{2}|latest|\d{8})$/.test(model.slice(id.length)))
-        .sort((a, b) => b.length - a.length)[0];
-    return prefix ? PRICES[prefix] : undefined;
-}
-/**
- * The cost in USD of one request's usage; `batch` applies the batch discount, to every line (cache reads and writes
- * included: Anthropic's batch and caching discounts stack; OpenAI's cached tokens are priced as its usage reports them).
- */
-function costOf(usage, price, batch) {
-    const perMillion = usage.inputTokens * price.input +
-        usage.cachedInputTokens * price.cachedInput +
-        usage.cacheWriteTokens * price.cacheWrite +
-        (usage.cacheWrite1hTokens ?? 0) * cacheWrite1hPrice(price) +
-        usage.outputTokens * price.output;
-    return (perMillion / 1_000_000) * (batch ? BATCH_DISCOUNT : 1);
-}
-function cacheWrite1hPrice(price) {
-    return price.cacheWrite1h ?? price.input * 2;
-}
-/**
- * What the prompt cache saved on one request, in USD: its cache reads at the full input price less what they cost,
- * less the premium its cache writes cost over the full input price (negative when it wrote and read nothing back).
- * Undefined when the request neither read from nor wrote to a cache.
- */
-function cacheSavingOf(usage, price, batch) {
-    const hour = usage.cacheWrite1hTokens ?? 0;
-    if (!usage.cachedInputTokens && !usage.cacheWriteTokens && !hour)
-        return undefined;
-    const perMillion = usage.cachedInputTokens * (price.input - price.cachedInput) - usage.cacheWriteTokens * (price.cacheWrite - price.input) - hour * (cacheWrite1hPrice(price) - price.input);
-    return (perMillion / 1_000_000) * (batch ? BATCH_DISCOUNT : 1);
-}
-function emptyCost() {
-    return { batch: 0, realtime: 0, unpricedRequests: 0 };
-}
-function addUsage(total, usage, price) {
-    if (!usage)
-        return;
-    if (!price) {
-        total.unpricedRequests++;
-        return;
-    }
-    total.batch += costOf(usage, price, true);
-    total.realtime += costOf(usage, price, false);
-}
-
-;// CONCATENATED MODULE: ./src/cost/estimate.ts
-
-
-
-
-
-
-/**
- * What a plan will cost, worked out before anything is sent: input tokens counted (OpenAI) or approximated
- * (Anthropic) per distinct request, output tokens assumed (an answer's length is not known before it is written,
- * only its cap, max_tokens), priced from the table at batch and at real-time prices. Requests with a prompt-cache
- * breakpoint (Anthropic `promptCaching`) write their prefix once per model and read it after, as the cache is billed;
- * "at most" assumes no read hits (in a batch they are best-effort). Model-graded assertions are
- * graded in a second batch whose prompts hold the outputs: their line is rough, with the assumed output in place
- * of the real one.
- */
-/** Output tokens assumed per answer when nothing else is said: a short paragraph. */
-const DEFAULT_OUTPUT_TOKENS = 256;
-async function estimatePlan(plan, options) {
-    const assumed = options.outputTokens ?? DEFAULT_OUTPUT_TOKENS;
-    const reused = options.reused ?? new Set();
-    const groups = new Map();
-    const group = async (key, spec, purpose) => {
-        let g = groups.get(key);
-        if (!g) {
-            const counter = await counterFor(spec.provider, spec.model);
-            const cache = { write5m: 0, write1h: 0, read5m: 0, read1h: 0, prefixes: new Set() };
-            g = { key, ...spec, purpose, counter, requests: 0, reused: 0, inputTokens: 0, outputTokens: 0, maxOutputTokens: 0, uncapped: false, reusedInput: 0, reusedOutput: 0, cache };
-            groups.set(key, g);
-        }
-        return g;
-    };
-    // Generation: each distinct request once (the plan has already merged identical ones; a split batch's parts
-    // are one model).
-    const requests = new Map();
-    for (const batch of plan.batches) {
-        const g = await group(batch.key.split('#')[0], batch, 'generation');
-        for (const request of batch.requests) {
-            if (requests.has(request.id))
-                continue;
-            const cap = outputCap(batch.provider, request.params);
-            const output = Math.min(assumed, cap ?? Infinity);
-            requests.set(request.id, { request, batch, output });
-            const input = g.counter.request(request);
-            if (reused.has(request.id)) {
-                g.reused++;
-                g.reusedInput += input;
-                g.reusedOutput += output;
-                continue;
-            }
-            g.requests++;
-            g.inputTokens += input;
-            g.outputTokens += output;
-            if (cap === undefined)
-                g.uncapped = true;
-            else
-                g.maxOutputTokens += cap;
-            addCachedPrefix(g, request, input);
-        }
-    }
-    // Grading, roughly: each model-graded assertion of each case makes the grading request it will make, with an
-    // empty output whose tokens are then added as the assumed output. Identical grading requests (the same rubric
-    // for the same request's output) are counted once, as they are sent once.
-    const seen = new Set();
-    let gradingNotEstimated = 0;
-    for (const c of plan.cases) {
-        const generated = requests.get(c.requestId);
-        if (!generated)
-            continue;
-        let prompt;
-        for (const assertion of c.assertions) {
-            const grader = assertion.grader;
-            if (!grader)
-                continue;
-            const key = graderKey(grader);
-            const g = await group(key, grader, 'grading');
-            const cap = outputCap(grader.provider, grader.params);
-            try {
-                if (grader.kind === 'embedding') {
-                    const [, ...expected] = embeddingInputs(assertion, '');
-                    if (!seen.has(`${key}|${c.requestId}`)) {
-                        seen.add(`${key}|${c.requestId}`);
-                        addGrading(g, generated.output, 0, 0); // an embedding writes no output
-                    }
-                    for (const text of expected) {
-                        if (seen.has(`${key}|=${text}`))
-                            continue;
-                        seen.add(`${key}|=${text}`);
-                        addGrading(g, g.counter.text(text), 0, 0);
-                    }
-                    continue;
-                }
-                prompt ??= generated.request.messages.map((m) => m.content).join('\n\n');
-                const messages = gradingMessages(assertion, { output: '', vars: c.vars, prompt });
-                const id = `${key}|${c.requestId}|${JSON.stringify(messages)}`;
-                if (seen.has(id))
-                    continue;
-                seen.add(id);
-                addGrading(g, g.counter.request({ messages }) + generated.output, Math.min(assumed, cap ?? Infinity), cap);
-            }
-            catch {
-                // Not renderable before the output exists (or at all): the grading run says why for each case.
-                gradingNotEstimated++;
-            }
-        }
-    }
-    const rows = [...groups.values()].filter((g) => g.requests + g.reused > 0).map((g) => estimate_row(g, options.pricing));
-    labelRows(rows, [...groups.values()].filter((g) => g.requests + g.reused > 0));
-    const priced = rows.filter((r) => r.price);
-    const sum = (pick) => priced.reduce((n, r) => (n === undefined || pick(r) === undefined ? undefined : n + pick(r)), 0);
-    return {
-        cases: plan.cases.length,
-        outputTokensAssumed: assumed,
-        rows,
-        total: {
-            batch: { expected: sum((r) => r.batch.total.expected), max: sum((r) => r.batch.total.max) },
-            realtime: { expected: sum((r) => r.realtime.expected), max: sum((r) => r.realtime.max) },
-        },
-        unpriced: rows.filter((r) => !r.price).map((r) => r.label),
-        reused: {
-            requests: rows.reduce((n, r) => n + r.reused, 0),
-            batch: rows.reduce((n, r) => n + (r.saved?.batch ?? 0), 0),
-            realtime: rows.reduce((n, r) => n + (r.saved?.realtime ?? 0), 0),
-        },
-        reasoningModels: rows.filter((r) => r.provider === 'openai' && /^(o\d|gpt-5)/.test(r.model.replace(/^ft:/, ''))).map((r) => r.label),
-        gradingNotEstimated,
-        laterTurns: plan.cases.reduce((n, c) => n + (c.requestId === '' ? 1 : 0), 0),
-    };
-}
-/** A request's cache prefix: written by the first request of the model that has it, read by the others. */
-function addCachedPrefix(g, request, input) {
-    const prefix = cachedPrefixOf(request);
-    if (!prefix || !request.cachePrefix)
-        return;
-    const tokens = Math.min(g.counter.text(prefix.text), input);
-    const hour = request.cachePrefix.ttl === '1h';
-    if (g.cache.prefixes.has(prefix.key)) {
-        if (hour)
-            g.cache.read1h += tokens;
-        else
-            g.cache.read5m += tokens;
-    }
-    else {
-        g.cache.prefixes.add(prefix.key);
-        if (hour)
-            g.cache.write1h += tokens;
-        else
-            g.cache.write5m += tokens;
-    }
-}
-function addGrading(g, input, output, cap) {
-    g.requests++;
-    g.inputTokens += input;
-    g.outputTokens += output;
-    if (cap === undefined)
-        g.uncapped = true;
-    else
-        g.maxOutputTokens += cap;
-}
-function graderKey(grader) {
-    return ['grade', grader.kind, grader.provider, grader.baseURL ?? '', grader.model].join('|');
-}
-/**
- * The most output tokens a request may bill: OpenAI's max_completion_tokens or max_tokens; Anthropic's max_tokens,
- * or the 1024 sent when the suite sets none. Undefined when there is no cap.
- */
-function outputCap(provider, params) {
-    const cap = provider === 'openai' ? (params.max_completion_tokens ?? params.max_tokens) : (params.max_tokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS);
-    return typeof cap === 'number' && cap >= 0 ? cap : undefined;
-}
-function estimate_row(g, pricing) {
-    const price = priceOf(g.model, pricing);
-    const out = {
-        label: `${g.provider}:${g.model}`,
-        provider: g.provider,
-        model: g.model,
-        purpose: g.purpose,
-        requests: g.requests,
-        reused: g.reused,
-        inputTokens: g.inputTokens,
-        counting: g.counter.counting,
-        outputTokens: g.outputTokens,
-        maxOutputTokens: g.uncapped ? undefined : g.maxOutputTokens,
-    };
-    const c = g.cache;
-    if (c.prefixes.size > 0)
-        out.cache = { writeTokens: c.write5m + c.write1h, readTokens: c.read5m + c.read1h };
-    if (!price)
-        return out;
-    const usd = (input, output) => (input * price.input + output * price.output) / 1_000_000;
-    // The cached prefixes at their own prices: expected, each read a hit; at most, none is, and every one writes.
-    const uncached = g.inputTokens - c.write5m - c.write1h - c.read5m - c.read1h;
-    const hour = cacheWrite1hPrice(price);
-    const input = (uncached * price.input + c.write5m * price.cacheWrite + c.write1h * hour + (c.read5m + c.read1h) * price.cachedInput) / 1_000_000;
-    const inputAtMost = (uncached * price.input + (c.write5m + c.read5m) * price.cacheWrite + (c.write1h + c.read1h) * hour) / 1_000_000;
-    const expected = input + usd(0, g.outputTokens);
-    const max = g.uncapped ? undefined : inputAtMost + usd(0, g.maxOutputTokens);
-    const saved = usd(g.reusedInput, g.reusedOutput);
-    return {
-        ...out,
-        price,
-        batch: {
-            input: input * BATCH_DISCOUNT,
-            output: usd(0, g.outputTokens) * BATCH_DISCOUNT,
-            total: { expected: expected * BATCH_DISCOUNT, max: max === undefined ? undefined : max * BATCH_DISCOUNT },
-        },
-        realtime: { expected, max },
-        saved: g.reused > 0 ? { batch: saved * BATCH_DISCOUNT, realtime: saved } : undefined,
-    };
-}
-/** Two rows of the same model at different endpoints are told apart by the endpoint. */
-function labelRows(rows, groups) {
-    const counts = new Map();
-    for (const r of rows)
-        counts.set(`${r.purpose}|${r.label}`, (counts.get(`${r.purpose}|${r.label}`) ?? 0) + 1);
-    rows.forEach((r, i) => {
-        if ((counts.get(`${r.purpose}|${r.label}`) ?? 0) > 1 && groups[i].baseURL)
-            r.label += ` (${groups[i].baseURL})`;
-    });
-}
-/**
- * Why a run must not be sent with this limit, or undefined when its estimate is within it: the estimate at batch
- * prices (with the assumed output), the limit, and the rows that cost the most. A model without a price cannot be
- * checked, and is refused too: its cost could be anything.
- */
-function overBudget(estimate, maxCost, money) {
-    if (estimate.unpriced.length > 0) {
-        return (`max-cost ${money(maxCost)} cannot be checked: no price is known for ${estimate.unpriced.join(', ')}. ` +
-            'Give its price under `pricing:` in the suite (USD per million tokens), or run without max-cost.');
-    }
-    const cost = estimate.total.batch.expected;
-    if (cost <= maxCost)
-        return undefined;
-    const biggest = [...estimate.rows]
-        .filter((r) => r.batch && r.batch.total.expected > 0)
-        .sort((a, b) => b.batch.total.expected - a.batch.total.expected)
-        .slice(0, 3)
-        .map((r) => {
-        const approx = r.counting.kind === 'approximate' || r.purpose === 'grading' ? '~' : '';
-        return `${r.purpose === 'grading' ? 'grading by ' : ''}${r.label} ${money(r.batch.total.expected)} (${r.requests} request${r.requests === 1 ? '' : 's'}, ${approx}${r.inputTokens.toLocaleString('en-US')} input tokens)`;
-    });
-    return (`the estimated batch cost ${money(cost)} is above max-cost ${money(maxCost)}, so nothing was sent. ` +
-        `Biggest contributors: ${biggest.join('; ')}. ` +
-        `(Input tokens counted with the tokenizer, ~ approximate; output assumed ${estimate.outputTokensAssumed} tokens an answer, capped at max_tokens.)`);
-}
-
 ;// CONCATENATED MODULE: ./src/plan/expand-vars.ts
 /** A var whose value is a list makes one case per item; several such vars make every combination (promptfoo). */
 function expandVars(vars) {
@@ -60104,6 +59794,414 @@ function plan_describe(test, vars) {
     // Joined, not `${text.slice(0, 77)}...`: that would be a rope over a slice keeping the whole text alive, and
     // every test keeps its description to the end of the run.
     return text.length > 80 ? [text.slice(0, 77), '...'].join('') : text || '(no vars)';
+}
+
+;// CONCATENATED MODULE: ./src/plan/conversation.ts
+
+
+
+
+/** The turns after the first that are still to be sent: those whose earlier turn has no answer yet, when the run ends. */
+function unsentTurns(conversations) {
+    return conversations.flatMap((t) => t.cases.filter((c) => c.requestId === '').map((c) => ({ case: c, model: t.provider.model })));
+}
+/**
+ * The requests of turn `turn` (1-based; 2 and up) of every thread whose earlier turns are all answered (`answerOf`
+ * gives undefined for one that is not: its later turns wait). Each case is given its request id; identical requests
+ * in a round are sent once.
+ */
+function turnRound(conversations, turn, answerOf) {
+    const batches = new Map();
+    const sent = [];
+    const failed = [];
+    const caching = new Map();
+    for (const thread of conversations) {
+        const c = thread.cases[turn - 1];
+        if (!c || c.requestId !== '')
+            continue;
+        const earlier = [];
+        for (const before of thread.cases.slice(0, turn - 1)) {
+            const answer = answerOf(before);
+            if (!answer)
+                break;
+            earlier.push(conversationTurn(thread, answer));
+        }
+        if (earlier.length < turn - 1)
+            continue;
+        const { provider } = thread;
+        let messages;
+        try {
+            messages = renderPrompt(thread.prompt, { ...c.vars, _conversation: earlier });
+        }
+        catch (err) {
+            const message = templateErrorMessage(err);
+            // The usual cause: an answer with a quote or a line break, put into the JSON as it is.
+            const hint = /not a valid JSON list/.test(message) ? ' (an earlier answer may hold a quote or a line break that the template puts into the JSON as it is; `{{ completion.output | dump }}` writes it as a JSON string)' : '';
+            failed.push({ case: c, model: provider.model, error: `turn ${turn} of conversation ${thread.key} cannot be rendered with the turns before it: ${message}${hint}` });
+            continue;
+        }
+        const id = requestId({ provider: provider.provider, baseURL: provider.baseURL, model: provider.model, params: provider.params, messages });
+        const batch = batchFor(batches, provider, `${batchKeyOf(provider)}~turn${turn}`);
+        let request = batch.requests.find((r) => r.id === id);
+        if (!request)
+            batch.requests.push((request = { id, model: provider.model, messages, params: provider.params }));
+        sent.push({ case: c, request });
+        if (provider.promptCaching && caching.get(id) !== '1h')
+            caching.set(id, provider.promptCaching);
+    }
+    return { batches: [...batches.values()], sent, failed, caching };
+}
+/** The most turns any thread has. */
+function turnsOf(conversations) {
+    return conversations.reduce((n, t) => Math.max(n, t.cases.length), 0);
+}
+/**
+ * An earlier turn as promptfoo passes it: `prompt`, the messages when the prompt is a chat (a list, or text that
+ * renders to one), else the text; `input`, the last message's content; `output`, the answer.
+ */
+function conversationTurn(thread, answer) {
+    const { messages, output } = answer;
+    const last = messages.at(-1)?.content ?? '';
+    const chat = thread.prompt.kind === 'chat' || messages.length > 1 || messages[0]?.role !== 'user' || last.trim().startsWith('[');
+    return { prompt: chat ? messages : last, input: last, output };
+}
+
+;// CONCATENATED MODULE: ./src/cost/cost.ts
+
+/**
+ * The price of a model: a suite override, else the table entry whose id is the model or the longest prefix of
+ * it followed by a version suffix (`gpt-4o-2024-08-06` is gpt-4o, `gpt-4o-mini` is not). Undefined when unknown.
+ */
+function priceOf(model, overrides = {}) {
+    const override = overrides[model];
+    if (override) {
+        return {
+            input: override.input,
+            output: override.output,
+            cachedInput: override.cachedInput ?? override.input,
+            cacheWrite: override.cacheWrite ?? override.input,
+        };
+    }
+    if (PRICES[model])
+        return PRICES[model];
+    const prefix = Object.keys(PRICES)
+        .filter((id) => model.startsWith(`${id}-`) && /^-(\d{4}-?\d{2}-?\d{2}|latest|\d{8})$/.test(model.slice(id.length)))
+        .sort((a, b) => b.length - a.length)[0];
+    return prefix ? PRICES[prefix] : undefined;
+}
+/**
+ * The cost in USD of one request's usage; `batch` applies the batch discount, to every line (cache reads and writes
+ * included: Anthropic's batch and caching discounts stack; OpenAI's cached tokens are priced as its usage reports them).
+ */
+function costOf(usage, price, batch) {
+    const perMillion = usage.inputTokens * price.input +
+        usage.cachedInputTokens * price.cachedInput +
+        usage.cacheWriteTokens * price.cacheWrite +
+        (usage.cacheWrite1hTokens ?? 0) * cacheWrite1hPrice(price) +
+        usage.outputTokens * price.output;
+    return (perMillion / 1_000_000) * (batch ? BATCH_DISCOUNT : 1);
+}
+function cacheWrite1hPrice(price) {
+    return price.cacheWrite1h ?? price.input * 2;
+}
+/**
+ * What the prompt cache saved on one request, in USD: its cache reads at the full input price less what they cost,
+ * less the premium its cache writes cost over the full input price (negative when it wrote and read nothing back).
+ * Undefined when the request neither read from nor wrote to a cache.
+ */
+function cacheSavingOf(usage, price, batch) {
+    const hour = usage.cacheWrite1hTokens ?? 0;
+    if (!usage.cachedInputTokens && !usage.cacheWriteTokens && !hour)
+        return undefined;
+    const perMillion = usage.cachedInputTokens * (price.input - price.cachedInput) - usage.cacheWriteTokens * (price.cacheWrite - price.input) - hour * (cacheWrite1hPrice(price) - price.input);
+    return (perMillion / 1_000_000) * (batch ? BATCH_DISCOUNT : 1);
+}
+function emptyCost() {
+    return { batch: 0, realtime: 0, unpricedRequests: 0 };
+}
+function addUsage(total, usage, price) {
+    if (!usage)
+        return;
+    if (!price) {
+        total.unpricedRequests++;
+        return;
+    }
+    total.batch += costOf(usage, price, true);
+    total.realtime += costOf(usage, price, false);
+}
+
+;// CONCATENATED MODULE: ./src/cost/estimate.ts
+
+
+
+
+
+
+
+/**
+ * What a plan will cost, worked out before anything is sent: input tokens counted (OpenAI) or approximated
+ * (Anthropic) per distinct request, output tokens assumed (an answer's length is not known before it is written,
+ * only its cap, max_tokens), priced from the table at batch and at real-time prices. Requests with a prompt-cache
+ * breakpoint (Anthropic `promptCaching`) write their prefix once per model and read it after, as the cache is billed;
+ * "at most" assumes no read hits (in a batch they are best-effort). Model-graded assertions are
+ * graded in a second batch whose prompts hold the outputs: their line is rough, with the assumed output in place
+ * of the real one.
+ */
+/** A later turn's history holds the answers before it: each is stood in for by this word, once per assumed token. */
+const STAND_IN_WORD = 'answer ';
+/** Output tokens assumed per answer when nothing else is said: a short paragraph. */
+const DEFAULT_OUTPUT_TOKENS = 256;
+async function estimatePlan(plan, options) {
+    const assumed = options.outputTokens ?? DEFAULT_OUTPUT_TOKENS;
+    const reused = options.reused ?? new Set();
+    const groups = new Map();
+    const group = async (key, spec, purpose) => {
+        let g = groups.get(key);
+        if (!g) {
+            const counter = await counterFor(spec.provider, spec.model);
+            const cache = { write5m: 0, write1h: 0, read5m: 0, read1h: 0, prefixes: new Set() };
+            g = { key, ...spec, purpose, counter, requests: 0, reused: 0, inputTokens: 0, outputTokens: 0, maxOutputTokens: 0, uncapped: false, reusedInput: 0, reusedOutput: 0, cache };
+            groups.set(key, g);
+        }
+        return g;
+    };
+    // Generation: each distinct request once (the plan has already merged identical ones; a split batch's parts
+    // are one model).
+    const requests = new Map();
+    const count = async (batch, request) => {
+        if (requests.has(request.id))
+            return;
+        // A split batch's parts, and a conversation's later rounds, are one model: one row.
+        const g = await group(batch.key.split('#')[0].replace(/~turn\d+$/, ''), batch, 'generation');
+        const cap = outputCap(batch.provider, request.params);
+        const output = Math.min(assumed, cap ?? Infinity);
+        requests.set(request.id, { request, batch, output });
+        const input = g.counter.request(request);
+        if (reused.has(request.id)) {
+            g.reused++;
+            g.reusedInput += input;
+            g.reusedOutput += output;
+            return;
+        }
+        g.requests++;
+        g.inputTokens += input;
+        g.outputTokens += output;
+        if (cap === undefined)
+            g.uncapped = true;
+        else
+            g.maxOutputTokens += cap;
+        addCachedPrefix(g, request, input);
+    };
+    for (const batch of plan.batches)
+        for (const request of batch.requests)
+            await count(batch, request);
+    // Conversations: each later turn is rendered as it will be, but with stand-ins of the assumed length for the
+    // answers before it (which it holds), and counted as its model's.
+    const laterTurn = new Map();
+    if (plan.conversations) {
+        const answers = new Map();
+        const standIn = (request) => ({ messages: request.messages, output: STAND_IN_WORD.repeat(requests.get(request.id)?.output ?? assumed).trimEnd() });
+        for (const thread of plan.conversations) {
+            const first = requests.get(thread.cases[0].requestId)?.request;
+            if (first)
+                answers.set(thread.cases[0].index, standIn(first));
+        }
+        for (let turn = 2; turn <= turnsOf(plan.conversations); turn++) {
+            const round = turnRound(plan.conversations, turn, (c) => answers.get(c.index));
+            for (const batch of round.batches)
+                for (const request of batch.requests)
+                    await count(batch, request);
+            for (const { case: c, request } of round.sent) {
+                laterTurn.set(c.index, request);
+                answers.set(c.index, standIn(request));
+            }
+        }
+    }
+    // Grading, roughly: each model-graded assertion of each case makes the grading request it will make, with an
+    // empty output whose tokens are then added as the assumed output. Identical grading requests (the same rubric
+    // for the same request's output) are counted once, as they are sent once.
+    const seen = new Set();
+    let gradingNotEstimated = 0;
+    for (const c of plan.cases) {
+        const generated = requests.get(c.requestId || (laterTurn.get(c.index)?.id ?? ''));
+        if (!generated)
+            continue;
+        let prompt;
+        for (const assertion of c.assertions) {
+            const grader = assertion.grader;
+            if (!grader)
+                continue;
+            const key = graderKey(grader);
+            const g = await group(key, grader, 'grading');
+            const cap = outputCap(grader.provider, grader.params);
+            try {
+                if (grader.kind === 'embedding') {
+                    const [, ...expected] = embeddingInputs(assertion, '');
+                    if (!seen.has(`${key}|${c.requestId}`)) {
+                        seen.add(`${key}|${c.requestId}`);
+                        addGrading(g, generated.output, 0, 0); // an embedding writes no output
+                    }
+                    for (const text of expected) {
+                        if (seen.has(`${key}|=${text}`))
+                            continue;
+                        seen.add(`${key}|=${text}`);
+                        addGrading(g, g.counter.text(text), 0, 0);
+                    }
+                    continue;
+                }
+                prompt ??= generated.request.messages.map((m) => m.content).join('\n\n');
+                const messages = gradingMessages(assertion, { output: '', vars: c.vars, prompt });
+                const id = `${key}|${c.requestId}|${JSON.stringify(messages)}`;
+                if (seen.has(id))
+                    continue;
+                seen.add(id);
+                addGrading(g, g.counter.request({ messages }) + generated.output, Math.min(assumed, cap ?? Infinity), cap);
+            }
+            catch {
+                // Not renderable before the output exists (or at all): the grading run says why for each case.
+                gradingNotEstimated++;
+            }
+        }
+    }
+    const rows = [...groups.values()].filter((g) => g.requests + g.reused > 0).map((g) => estimate_row(g, options.pricing));
+    labelRows(rows, [...groups.values()].filter((g) => g.requests + g.reused > 0));
+    const priced = rows.filter((r) => r.price);
+    const sum = (pick) => priced.reduce((n, r) => (n === undefined || pick(r) === undefined ? undefined : n + pick(r)), 0);
+    return {
+        cases: plan.cases.length,
+        outputTokensAssumed: assumed,
+        rows,
+        total: {
+            batch: { expected: sum((r) => r.batch.total.expected), max: sum((r) => r.batch.total.max) },
+            realtime: { expected: sum((r) => r.realtime.expected), max: sum((r) => r.realtime.max) },
+        },
+        unpriced: rows.filter((r) => !r.price).map((r) => r.label),
+        reused: {
+            requests: rows.reduce((n, r) => n + r.reused, 0),
+            batch: rows.reduce((n, r) => n + (r.saved?.batch ?? 0), 0),
+            realtime: rows.reduce((n, r) => n + (r.saved?.realtime ?? 0), 0),
+        },
+        reasoningModels: rows.filter((r) => r.provider === 'openai' && /^(o\d|gpt-5)/.test(r.model.replace(/^ft:/, ''))).map((r) => r.label),
+        gradingNotEstimated,
+        laterTurns: laterTurn.size,
+        laterRounds: plan.conversations ? turnsOf(plan.conversations) - 1 : 0,
+    };
+}
+/** A request's cache prefix: written by the first request of the model that has it, read by the others. */
+function addCachedPrefix(g, request, input) {
+    const prefix = cachedPrefixOf(request);
+    if (!prefix || !request.cachePrefix)
+        return;
+    const tokens = Math.min(g.counter.text(prefix.text), input);
+    const hour = request.cachePrefix.ttl === '1h';
+    if (g.cache.prefixes.has(prefix.key)) {
+        if (hour)
+            g.cache.read1h += tokens;
+        else
+            g.cache.read5m += tokens;
+    }
+    else {
+        g.cache.prefixes.add(prefix.key);
+        if (hour)
+            g.cache.write1h += tokens;
+        else
+            g.cache.write5m += tokens;
+    }
+}
+function addGrading(g, input, output, cap) {
+    g.requests++;
+    g.inputTokens += input;
+    g.outputTokens += output;
+    if (cap === undefined)
+        g.uncapped = true;
+    else
+        g.maxOutputTokens += cap;
+}
+function graderKey(grader) {
+    return ['grade', grader.kind, grader.provider, grader.baseURL ?? '', grader.model].join('|');
+}
+/**
+ * The most output tokens a request may bill: OpenAI's max_completion_tokens or max_tokens; Anthropic's max_tokens,
+ * or the 1024 sent when the suite sets none. Undefined when there is no cap.
+ */
+function outputCap(provider, params) {
+    const cap = provider === 'openai' ? (params.max_completion_tokens ?? params.max_tokens) : (params.max_tokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS);
+    return typeof cap === 'number' && cap >= 0 ? cap : undefined;
+}
+function estimate_row(g, pricing) {
+    const price = priceOf(g.model, pricing);
+    const out = {
+        label: `${g.provider}:${g.model}`,
+        provider: g.provider,
+        model: g.model,
+        purpose: g.purpose,
+        requests: g.requests,
+        reused: g.reused,
+        inputTokens: g.inputTokens,
+        counting: g.counter.counting,
+        outputTokens: g.outputTokens,
+        maxOutputTokens: g.uncapped ? undefined : g.maxOutputTokens,
+    };
+    const c = g.cache;
+    if (c.prefixes.size > 0)
+        out.cache = { writeTokens: c.write5m + c.write1h, readTokens: c.read5m + c.read1h };
+    if (!price)
+        return out;
+    const usd = (input, output) => (input * price.input + output * price.output) / 1_000_000;
+    // The cached prefixes at their own prices: expected, each read a hit; at most, none is, and every one writes.
+    const uncached = g.inputTokens - c.write5m - c.write1h - c.read5m - c.read1h;
+    const hour = cacheWrite1hPrice(price);
+    const input = (uncached * price.input + c.write5m * price.cacheWrite + c.write1h * hour + (c.read5m + c.read1h) * price.cachedInput) / 1_000_000;
+    const inputAtMost = (uncached * price.input + (c.write5m + c.read5m) * price.cacheWrite + (c.write1h + c.read1h) * hour) / 1_000_000;
+    const expected = input + usd(0, g.outputTokens);
+    const max = g.uncapped ? undefined : inputAtMost + usd(0, g.maxOutputTokens);
+    const saved = usd(g.reusedInput, g.reusedOutput);
+    return {
+        ...out,
+        price,
+        batch: {
+            input: input * BATCH_DISCOUNT,
+            output: usd(0, g.outputTokens) * BATCH_DISCOUNT,
+            total: { expected: expected * BATCH_DISCOUNT, max: max === undefined ? undefined : max * BATCH_DISCOUNT },
+        },
+        realtime: { expected, max },
+        saved: g.reused > 0 ? { batch: saved * BATCH_DISCOUNT, realtime: saved } : undefined,
+    };
+}
+/** Two rows of the same model at different endpoints are told apart by the endpoint. */
+function labelRows(rows, groups) {
+    const counts = new Map();
+    for (const r of rows)
+        counts.set(`${r.purpose}|${r.label}`, (counts.get(`${r.purpose}|${r.label}`) ?? 0) + 1);
+    rows.forEach((r, i) => {
+        if ((counts.get(`${r.purpose}|${r.label}`) ?? 0) > 1 && groups[i].baseURL)
+            r.label += ` (${groups[i].baseURL})`;
+    });
+}
+/**
+ * Why a run must not be sent with this limit, or undefined when its estimate is within it: the estimate at batch
+ * prices (with the assumed output), the limit, and the rows that cost the most. A model without a price cannot be
+ * checked, and is refused too: its cost could be anything.
+ */
+function overBudget(estimate, maxCost, money) {
+    if (estimate.unpriced.length > 0) {
+        return (`max-cost ${money(maxCost)} cannot be checked: no price is known for ${estimate.unpriced.join(', ')}. ` +
+            'Give its price under `pricing:` in the suite (USD per million tokens), or run without max-cost.');
+    }
+    const cost = estimate.total.batch.expected;
+    if (cost <= maxCost)
+        return undefined;
+    const biggest = [...estimate.rows]
+        .filter((r) => r.batch && r.batch.total.expected > 0)
+        .sort((a, b) => b.batch.total.expected - a.batch.total.expected)
+        .slice(0, 3)
+        .map((r) => {
+        const approx = r.counting.kind === 'approximate' || r.purpose === 'grading' ? '~' : '';
+        return `${r.purpose === 'grading' ? 'grading by ' : ''}${r.label} ${money(r.batch.total.expected)} (${r.requests} request${r.requests === 1 ? '' : 's'}, ${approx}${r.inputTokens.toLocaleString('en-US')} input tokens)`;
+    });
+    return (`the estimated batch cost ${money(cost)} is above max-cost ${money(maxCost)}, so nothing was sent. ` +
+        `Biggest contributors: ${biggest.join('; ')}. ` +
+        `(Input tokens counted with the tokenizer, ~ approximate; output assumed ${estimate.outputTokensAssumed} tokens an answer, capped at max_tokens.)`);
 }
 
 ;// CONCATENATED MODULE: ./src/plan/split.ts
@@ -60342,76 +60440,6 @@ function attachBatches(runs, state, log) {
         }
     }
     return unmatched;
-}
-
-;// CONCATENATED MODULE: ./src/plan/conversation.ts
-
-
-
-
-/** The turns after the first that are still to be sent: those whose earlier turn has no answer yet, when the run ends. */
-function unsentTurns(conversations) {
-    return conversations.flatMap((t) => t.cases.filter((c) => c.requestId === '').map((c) => ({ case: c, model: t.provider.model })));
-}
-/**
- * The requests of turn `turn` (1-based; 2 and up) of every thread whose earlier turns are all answered (`answerOf`
- * gives undefined for one that is not: its later turns wait). Each case is given its request id; identical requests
- * in a round are sent once.
- */
-function turnRound(conversations, turn, answerOf) {
-    const batches = new Map();
-    const sent = [];
-    const failed = [];
-    const caching = new Map();
-    for (const thread of conversations) {
-        const c = thread.cases[turn - 1];
-        if (!c || c.requestId !== '')
-            continue;
-        const earlier = [];
-        for (const before of thread.cases.slice(0, turn - 1)) {
-            const answer = answerOf(before);
-            if (!answer)
-                break;
-            earlier.push(conversationTurn(thread, answer));
-        }
-        if (earlier.length < turn - 1)
-            continue;
-        const { provider } = thread;
-        let messages;
-        try {
-            messages = renderPrompt(thread.prompt, { ...c.vars, _conversation: earlier });
-        }
-        catch (err) {
-            const message = templateErrorMessage(err);
-            // The usual cause: an answer with a quote or a line break, put into the JSON as it is.
-            const hint = /not a valid JSON list/.test(message) ? ' (an earlier answer may hold a quote or a line break that the template puts into the JSON as it is; `{{ completion.output | dump }}` writes it as a JSON string)' : '';
-            failed.push({ case: c, model: provider.model, error: `turn ${turn} of conversation ${thread.key} cannot be rendered with the turns before it: ${message}${hint}` });
-            continue;
-        }
-        const id = requestId({ provider: provider.provider, baseURL: provider.baseURL, model: provider.model, params: provider.params, messages });
-        const batch = batchFor(batches, provider, `${batchKeyOf(provider)}~turn${turn}`);
-        let request = batch.requests.find((r) => r.id === id);
-        if (!request)
-            batch.requests.push((request = { id, model: provider.model, messages, params: provider.params }));
-        sent.push({ case: c, request });
-        if (provider.promptCaching && caching.get(id) !== '1h')
-            caching.set(id, provider.promptCaching);
-    }
-    return { batches: [...batches.values()], sent, failed, caching };
-}
-/** The most turns any thread has. */
-function turnsOf(conversations) {
-    return conversations.reduce((n, t) => Math.max(n, t.cases.length), 0);
-}
-/**
- * An earlier turn as promptfoo passes it: `prompt`, the messages when the prompt is a chat (a list, or text that
- * renders to one), else the text; `input`, the last message's content; `output`, the answer.
- */
-function conversationTurn(thread, answer) {
-    const { messages, output } = answer;
-    const last = messages.at(-1)?.content ?? '';
-    const chat = thread.prompt.kind === 'chat' || messages.length > 1 || messages[0]?.role !== 'user' || last.trim().startsWith('[');
-    return { prompt: chat ? messages : last, input: last, output };
 }
 
 ;// CONCATENATED MODULE: ./src/report/summary.ts

@@ -135,8 +135,8 @@ function notes(estimate: Estimate, heading: EstimateHeading): string[] {
   }
   if (estimate.laterTurns > 0) {
     out.push(
-      `${plural(estimate.laterTurns, 'later turn')} of conversations (\`_conversation\`) ${estimate.laterTurns === 1 ? 'is' : 'are'} not in the estimate: ` +
-        'each prompt holds the answers before it, known only once they are written. Only the first turns are counted.',
+      `${plural(estimate.laterTurns, 'later turn')} of conversations (\`_conversation\`) ${estimate.laterTurns === 1 ? 'goes' : 'go'} in ${plural(estimate.laterRounds, 'more round')} of batches, ` +
+        'each turn once the one before it is answered. Each holds the answers before it, counted here at the assumed output length.',
     );
   }
   if (estimate.reused.requests > 0) {

@@ -3,6 +3,7 @@ import type { BatchRequest } from '../batch/types.ts';
 import type { GraderSpec, PriceOverride, ProviderName } from '../config/types.ts';
 import { embeddingInputs, gradingMessages } from '../grade/prompts.ts';
 import { cachedPrefixOf } from '../plan/cache-prefix.ts';
+import { turnRound, turnsOf, type TurnAnswer } from '../plan/conversation.ts';
 import type { Plan, PlannedBatch } from '../plan/plan.ts';
 import { cacheWrite1hPrice, priceOf } from './cost.ts';
 import { BATCH_DISCOUNT, type Price } from './prices.ts';
@@ -17,6 +18,9 @@ import { counterFor, type Counting, type RequestCounter } from './tokens.ts';
  * graded in a second batch whose prompts hold the outputs: their line is rough, with the assumed output in place
  * of the real one.
  */
+
+/** A later turn's history holds the answers before it: each is stood in for by this word, once per assumed token. */
+const STAND_IN_WORD = 'answer ';
 
 /** Output tokens assumed per answer when nothing else is said: a short paragraph. */
 export const DEFAULT_OUTPUT_TOKENS = 256;
@@ -83,8 +87,10 @@ export interface Estimate {
   reasoningModels: string[];
   /** Model-graded assertions whose grading is not estimated, with why (e.g. a rubricPrompt that cannot render yet). */
   gradingNotEstimated: number;
-  /** Later turns of conversations (`_conversation`): not estimated, as their prompts hold the answers before them. */
+  /** Later turns of conversations (`_conversation`): counted with stand-ins of the assumed length for the answers before them. */
   laterTurns: number;
+  /** The rounds of batches after the first that the later turns go in (one a turn). */
+  laterRounds: number;
 }
 
 /** Distinct requests to one model, accumulated. */
@@ -125,26 +131,46 @@ export async function estimatePlan(plan: Plan, options: EstimateOptions): Promis
   // Generation: each distinct request once (the plan has already merged identical ones; a split batch's parts
   // are one model).
   const requests = new Map<string, { request: BatchRequest; batch: PlannedBatch; output: number }>();
-  for (const batch of plan.batches) {
-    const g = await group(batch.key.split('#')[0], batch, 'generation');
-    for (const request of batch.requests) {
-      if (requests.has(request.id)) continue;
-      const cap = outputCap(batch.provider, request.params);
-      const output = Math.min(assumed, cap ?? Infinity);
-      requests.set(request.id, { request, batch, output });
-      const input = g.counter.request(request);
-      if (reused.has(request.id)) {
-        g.reused++;
-        g.reusedInput += input;
-        g.reusedOutput += output;
-        continue;
+  const count = async (batch: PlannedBatch, request: BatchRequest) => {
+    if (requests.has(request.id)) return;
+    // A split batch's parts, and a conversation's later rounds, are one model: one row.
+    const g = await group(batch.key.split('#')[0].replace(/~turn\d+$/, ''), batch, 'generation');
+    const cap = outputCap(batch.provider, request.params);
+    const output = Math.min(assumed, cap ?? Infinity);
+    requests.set(request.id, { request, batch, output });
+    const input = g.counter.request(request);
+    if (reused.has(request.id)) {
+      g.reused++;
+      g.reusedInput += input;
+      g.reusedOutput += output;
+      return;
+    }
+    g.requests++;
+    g.inputTokens += input;
+    g.outputTokens += output;
+    if (cap === undefined) g.uncapped = true;
+    else g.maxOutputTokens += cap;
+    addCachedPrefix(g, request, input);
+  };
+  for (const batch of plan.batches) for (const request of batch.requests) await count(batch, request);
+
+  // Conversations: each later turn is rendered as it will be, but with stand-ins of the assumed length for the
+  // answers before it (which it holds), and counted as its model's.
+  const laterTurn = new Map<number, BatchRequest>();
+  if (plan.conversations) {
+    const answers = new Map<number, TurnAnswer>();
+    const standIn = (request: BatchRequest) => ({ messages: request.messages, output: STAND_IN_WORD.repeat(requests.get(request.id)?.output ?? assumed).trimEnd() });
+    for (const thread of plan.conversations) {
+      const first = requests.get(thread.cases[0].requestId)?.request;
+      if (first) answers.set(thread.cases[0].index, standIn(first));
+    }
+    for (let turn = 2; turn <= turnsOf(plan.conversations); turn++) {
+      const round = turnRound(plan.conversations, turn, (c) => answers.get(c.index));
+      for (const batch of round.batches) for (const request of batch.requests) await count(batch, request);
+      for (const { case: c, request } of round.sent) {
+        laterTurn.set(c.index, request);
+        answers.set(c.index, standIn(request));
       }
-      g.requests++;
-      g.inputTokens += input;
-      g.outputTokens += output;
-      if (cap === undefined) g.uncapped = true;
-      else g.maxOutputTokens += cap;
-      addCachedPrefix(g, request, input);
     }
   }
 
@@ -154,7 +180,7 @@ export async function estimatePlan(plan: Plan, options: EstimateOptions): Promis
   const seen = new Set<string>();
   let gradingNotEstimated = 0;
   for (const c of plan.cases) {
-    const generated = requests.get(c.requestId);
+    const generated = requests.get(c.requestId || (laterTurn.get(c.index)?.id ?? ''));
     if (!generated) continue;
     let prompt: string | undefined;
     for (const assertion of c.assertions) {
@@ -211,7 +237,8 @@ export async function estimatePlan(plan: Plan, options: EstimateOptions): Promis
     },
     reasoningModels: rows.filter((r) => r.provider === 'openai' && /^(o\d|gpt-5)/.test(r.model.replace(/^ft:/, ''))).map((r) => r.label),
     gradingNotEstimated,
-    laterTurns: plan.cases.reduce((n, c) => n + (c.requestId === '' ? 1 : 0), 0),
+    laterTurns: laterTurn.size,
+    laterRounds: plan.conversations ? turnsOf(plan.conversations) - 1 : 0,
   };
 }
 

@@ -201,6 +201,36 @@ tests:
   });
 });
 
+describe('estimatePlan with conversations', () => {
+  it('counts the later turns too, each with the answers before it stood in for at the assumed length', async () => {
+    const { suite, plan } = planOf(`prompts:
+  - '{% for t in _conversation %}Q: {{ t.input }} A: {{ t.output }} {% endfor %}Q: {{ q }}'
+providers:
+  - id: openai:gpt-4.1-mini
+    config: { max_tokens: 50 }
+tests:
+  - vars: { q: first }
+  - vars: { q: second }
+  - vars: { q: third }
+`);
+    const e = await estimatePlan(plan, { pricing: suite.pricing });
+    const mini = row(e, 'openai:gpt-4.1-mini');
+    expect(mini.requests).toBe(3);
+    expect(e).toMatchObject({ laterTurns: 2, laterRounds: 2 });
+    // Each answer before is 50 stand-in words (the assumed 256, capped at max_tokens): one token each, and more.
+    const o200k = await loadEncoding('o200k_base');
+    const prompt = (text: string) => 3 + 3 + o200k('user') + o200k(text);
+    const answer = 'answer '.repeat(50).trimEnd();
+    // A text prompt's `input` is the whole prompt as sent: each turn's text holds the texts before it.
+    const first = 'Q: first';
+    const second = `Q: ${first} A: ${answer} Q: second`;
+    const third = `Q: ${first} A: ${answer} Q: ${second} A: ${answer} Q: third`;
+    const expected = prompt(first) + prompt(second) + prompt(third);
+    expect(mini.inputTokens).toBe(expected);
+    expect(estimateText(e, { ...heading, batches: 1 })).toContain('- 2 later turns of conversations (`_conversation`) go in 2 more rounds of batches');
+  });
+});
+
 describe('overBudget (max-cost)', () => {
   it('is silent within the limit, and above it gives the estimate, the limit and the biggest contributors', async () => {
     const { suite, plan } = planOf(SUITE.replace('  - openai:my-model\n', ''));
