@@ -54382,6 +54382,7 @@ bedrock_a = brand_privateBedrockClient;
 const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 const OPENAI_LIMITS = { maxRequests: 50_000, maxBytes: 200 * 1024 * 1024 };
 const CHAT_ENDPOINT = '/v1/chat/completions';
+const RESPONSES_ENDPOINT = '/v1/responses';
 const EMBEDDINGS_ENDPOINT = '/v1/embeddings';
 const RUNNING = new Set(['validating', 'in_progress', 'finalizing', 'cancelling']);
 /** OpenAI's Batch API: the requests go up as a JSONL file, the answers come back as output and error files. */
@@ -54394,11 +54395,14 @@ class OpenAIBatchProvider {
         this.#log = options.log;
     }
     async submit(requests, metadata) {
-        // A batch has one endpoint: the plan keeps embeddings requests (`similar` grading) in batches of their own.
-        const endpoint = requests[0]?.input !== undefined ? EMBEDDINGS_ENDPOINT : CHAT_ENDPOINT;
+        // A batch has one endpoint: the plan keeps embeddings requests (`similar` grading), and a Responses API model's,
+        // in batches of their own.
+        const endpoint = requests[0]?.input !== undefined ? EMBEDDINGS_ENDPOINT : requests[0]?.api === 'responses' ? RESPONSES_ENDPOINT : CHAT_ENDPOINT;
         const file = await writeJsonl(requests, (r) => endpoint === EMBEDDINGS_ENDPOINT
             ? { custom_id: r.id, method: 'POST', url: endpoint, body: { ...r.params, model: r.model, input: r.input } }
-            : { custom_id: r.id, method: 'POST', url: endpoint, body: { ...r.params, model: r.model, messages: r.messages } }, OPENAI_LIMITS, `openai:${requests[0]?.model}`);
+            : endpoint === RESPONSES_ENDPOINT
+                ? { custom_id: r.id, method: 'POST', url: endpoint, body: { ...responsesParams(r.params), model: r.model, input: r.messages } }
+                : { custom_id: r.id, method: 'POST', url: endpoint, body: { ...r.params, model: r.model, messages: r.messages } }, OPENAI_LIMITS, `openai:${requests[0]?.model}`);
         try {
             this.#log.info(`openai:${requests[0]?.model}: uploading ${file.lines} requests (${(file.bytes / 1e6).toFixed(2)} MB)`);
             const upload = await this.#client.files.create({
@@ -54529,6 +54533,15 @@ function failureOf(err) {
         return { connection: false, status: err.status, headers: err.headers };
     return undefined;
 }
+/**
+ * A suite's parameters for the Responses API: the output cap is `max_output_tokens` there (the API refuses
+ * `max_tokens` and `max_completion_tokens`), so a cap written either way is sent so; the rest as written.
+ */
+function responsesParams(params) {
+    const { max_tokens, max_completion_tokens, ...rest } = params;
+    const cap = rest.max_output_tokens ?? max_completion_tokens ?? max_tokens;
+    return cap === undefined ? rest : { ...rest, max_output_tokens: cap };
+}
 /** OpenAI allows 16 pairs, keys up to 64 and values up to 512 characters. */
 function openaiMetadata(metadata) {
     const pairs = { tool: 'batch-evals' };
@@ -54555,6 +54568,8 @@ function openai_parseResultLine(line) {
         const embedding = response.body.data?.[0]?.embedding;
         if (Array.isArray(embedding))
             return { id, ok: true, text: '', usage: openai_usageOf(response.body), embedding };
+        if (response.body.object === 'response')
+            return responsesResult(id, response.body);
         const choice = response.body.choices?.[0];
         const text = choice?.message?.content ?? choice?.message?.refusal ?? '';
         return { id, ok: true, text, usage: openai_usageOf(response.body), finishReason: choice?.finish_reason };
@@ -54577,6 +54592,19 @@ function openai_parseResultLine(line) {
         retryable: ['batch_expired', 'batch_cancelled', 'server_error', 'rate_limit_exceeded', 'timeout'].includes(parsed.error?.code ?? ''),
     };
     return { id, ok: false, error };
+}
+/**
+ * A Responses API answer: the text of its message items (`output_text` parts, or a refusal), its usage, and
+ * `length` when it stopped at max_output_tokens, as Chat Completions says it.
+ */
+function responsesResult(id, body) {
+    const parts = (body.output ?? []).filter((item) => item.type === 'message').flatMap((item) => item.content ?? []);
+    const text = parts.map((p) => (p.type === 'output_text' ? (p.text ?? '') : p.type === 'refusal' ? (p.refusal ?? '') : '')).join('');
+    const usage = body.usage;
+    const input = usage?.input_tokens ?? 0;
+    const cached = usage?.input_tokens_details?.cached_tokens ?? 0;
+    const stoppedShort = body.status === 'incomplete' ? (body.incomplete_details?.reason === 'max_output_tokens' ? 'length' : (body.incomplete_details?.reason ?? 'incomplete')) : 'stop';
+    return { id, ok: true, text, usage: { inputTokens: input - cached, cachedInputTokens: cached, outputTokens: usage?.output_tokens ?? 0, cacheWriteTokens: 0 }, finishReason: stoppedShort };
 }
 function openai_usageOf(body) {
     const prompt = body.usage?.prompt_tokens ?? 0;
@@ -55979,7 +56007,7 @@ function uniqueLabels(prompts) {
 const CLIENT_OPTIONS = ['apiKey', 'apiKeyEnvar', 'apiHost', 'apiBaseUrl', 'organization', 'headers', 'cost', 'showThinking', 'functionToolCallbacks', 'maxRetries'];
 /** batch-evals' own provider options: how requests are sent, never in the request body. */
 const OWN_OPTIONS = ['promptCaching'];
-const SUPPORTED = 'openai:<model>, openai:chat:<model>, anthropic:<model>, anthropic:messages:<model>';
+const SUPPORTED = 'openai:<model>, openai:chat:<model>, openai:responses:<model>, anthropic:<model>, anthropic:messages:<model>';
 const OTHER_PROVIDERS = ['vertex', 'google', 'gemini', 'bedrock', 'azure', 'ollama', 'mistral', 'groq', 'replicate', 'huggingface', 'cohere', 'http', 'exec', 'python', 'file', 'echo', 'openrouter', 'perplexity', 'togetherai', 'fireworks', 'deepseek', 'xai'];
 function loadProviders(source, raw, warnings = []) {
     const list = Array.isArray(raw) ? raw : [raw];
@@ -56011,6 +56039,7 @@ function loadProviders(source, raw, warnings = []) {
             params,
             baseURL,
             prompts: item.prompts,
+            ...('api' in parsed && parsed.api ? { api: parsed.api } : {}),
             ...(promptCaching && parsed.provider === 'anthropic' ? { promptCaching } : {}),
             ...(item.reuse === false ? { reuse: false } : {}),
             location,
@@ -56073,11 +56102,13 @@ function parseProviderId(id) {
     if (name === 'openai') {
         if (rest.length === 2 && rest[0] === 'chat' && rest[1])
             return { provider: 'openai', model: rest[1] };
+        if (rest.length === 2 && rest[0] === 'responses' && rest[1])
+            return { provider: 'openai', model: rest[1], api: 'responses' };
         if (rest.length === 1 && rest[0] && !['chat', 'responses', 'embedding', 'embeddings', 'completion'].includes(rest[0])) {
             return { provider: 'openai', model: rest[0] };
         }
-        if (['responses', 'embedding', 'embeddings', 'completion', 'assistant', 'realtime'].includes(rest[0])) {
-            return { error: `provider '${id}': the OpenAI ${rest[0]} API is not supported yet; use openai:<model> or openai:chat:<model>` };
+        if (['embedding', 'embeddings', 'completion', 'assistant', 'realtime'].includes(rest[0])) {
+            return { error: `provider '${id}': the OpenAI ${rest[0]} API is not supported yet; use openai:<model>, openai:chat:<model> or openai:responses:<model>` };
         }
         return { error: `provider '${id}' names no model; write openai:<model> or openai:chat:<model>` };
     }
@@ -58190,6 +58221,8 @@ class GraderResolver {
         const spec = { id: item.id, provider: parsed.provider, model: parsed.model, kind: purpose, params };
         if (baseURL !== undefined)
             spec.baseURL = baseURL;
+        if (parsed.api)
+            spec.api = parsed.api;
         return { value: spec };
     }
     #fail(slot, at, message, keyPath = at) {
@@ -58366,7 +58399,7 @@ const schema = {
             oneOf: [{ type: 'string' }, { type: 'array', minItems: 1, items: { $ref: '#/definitions/prompt' } }],
         },
         providers: {
-            description: 'Models to run every prompt against: openai:<model>, openai:chat:<model>, or objects.',
+            description: 'Models to run every prompt against: openai:<model>, openai:chat:<model>, openai:responses:<model>, anthropic:messages:<model>, or objects.',
             oneOf: [{ type: 'string' }, { type: 'array', minItems: 1, items: { $ref: '#/definitions/provider' } }],
         },
         tests: {
@@ -59694,10 +59727,11 @@ function buildPlan(suite) {
                     });
                     continue;
                 }
-                const id = requestId({ provider: provider.provider, baseURL: provider.baseURL, model: provider.model, params: provider.params, messages });
+                const request = requestFor(provider, messages);
+                const { id } = request;
                 if (!seen.has(id)) {
                     seen.add(id);
-                    batch.requests.push({ id, model: provider.model, messages, params: provider.params });
+                    batch.requests.push(request);
                 }
                 if (provider.promptCaching && caching.get(id) !== '1h')
                     caching.set(id, provider.promptCaching);
@@ -59773,8 +59807,15 @@ function threadOf(threads, provider, prompt, test) {
         threads.set(key, (thread = { key, provider, prompt, cases: [] }));
     return thread;
 }
+/** One batch per model, endpoint and API (a batch has one endpoint): a Responses API model's key says so. */
 function batchKeyOf(provider) {
-    return [provider.provider, provider.baseURL ?? '', provider.model].join('|');
+    return [provider.provider, provider.baseURL ?? '', provider.model, ...(provider.api ? [provider.api] : [])].join('|');
+}
+/** The request of a provider for these messages: its id hashes what decides the answer (the API among it). */
+function requestFor(provider, messages) {
+    const { api } = provider;
+    const id = requestId({ provider: provider.provider, baseURL: provider.baseURL, model: provider.model, params: provider.params, messages, ...(api ? { api } : {}) });
+    return { id, model: provider.model, messages, params: provider.params, ...(api ? { api } : {}) };
 }
 /** The provider's batch under `key` (one per model by default), made on first use. */
 function batchFor(batches, provider, key = batchKeyOf(provider)) {
@@ -59797,7 +59838,6 @@ function plan_describe(test, vars) {
 }
 
 ;// CONCATENATED MODULE: ./src/plan/conversation.ts
-
 
 
 
@@ -59840,11 +59880,12 @@ function turnRound(conversations, turn, answerOf) {
             failed.push({ case: c, model: provider.model, error: `turn ${turn} of conversation ${thread.key} cannot be rendered with the turns before it: ${message}${hint}` });
             continue;
         }
-        const id = requestId({ provider: provider.provider, baseURL: provider.baseURL, model: provider.model, params: provider.params, messages });
+        const planned = requestFor(provider, messages);
         const batch = batchFor(batches, provider, `${batchKeyOf(provider)}~turn${turn}`);
-        let request = batch.requests.find((r) => r.id === id);
+        let request = batch.requests.find((r) => r.id === planned.id);
         if (!request)
-            batch.requests.push((request = { id, model: provider.model, messages, params: provider.params }));
+            batch.requests.push((request = planned));
+        const { id } = request;
         sent.push({ case: c, request });
         if (provider.promptCaching && caching.get(id) !== '1h')
             caching.set(id, provider.promptCaching);
@@ -61015,7 +61056,8 @@ function gradingRequests(assertion, grader, output, context) {
             return { requests: inputs.map((input) => ({ id: requestId({ provider, baseURL, model, params, messages: [], input }), model, messages: [], params, input })) };
         }
         const messages = gradingMessages(assertion, { output, vars: context.vars, prompt: context.prompt });
-        return { requests: [{ id: requestId({ provider, baseURL, model, params, messages }), model, messages, params }] };
+        const { api } = grader;
+        return { requests: [{ id: requestId({ provider, baseURL, model, params, messages, ...(api ? { api } : {}) }), model, messages, params, ...(api ? { api } : {}) }] };
     }
     catch (err) {
         return { failure: `${assertion.type}: ${err.message}` };
@@ -61039,7 +61081,7 @@ class GradingRun {
             if (this.#requests.has(request.id))
                 return;
             this.#requests.set(request.id, { request, grader });
-            const key = ['grade', grader.kind, grader.provider, grader.baseURL ?? '', grader.model].join('|');
+            const key = ['grade', grader.kind, grader.provider, grader.baseURL ?? '', grader.model, ...(grader.api ? [grader.api] : [])].join('|');
             let batch = batches.get(key);
             if (!batch)
                 batches.set(key, (batch = { key, provider: grader.provider, model: grader.model, baseURL: grader.baseURL, purpose: 'grading', requests: [] }));

@@ -10,6 +10,7 @@ import type { BatchHandle, BatchMetadata, BatchProvider, FoundBatch, BatchReques
 export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 export const OPENAI_LIMITS = { maxRequests: 50_000, maxBytes: 200 * 1024 * 1024 };
 const CHAT_ENDPOINT = '/v1/chat/completions';
+const RESPONSES_ENDPOINT = '/v1/responses';
 const EMBEDDINGS_ENDPOINT = '/v1/embeddings';
 const RUNNING = new Set(['validating', 'in_progress', 'finalizing', 'cancelling']);
 
@@ -32,14 +33,17 @@ export class OpenAIBatchProvider implements BatchProvider {
   }
 
   async submit(requests: BatchRequest[], metadata: BatchMetadata): Promise<BatchHandle> {
-    // A batch has one endpoint: the plan keeps embeddings requests (`similar` grading) in batches of their own.
-    const endpoint = requests[0]?.input !== undefined ? EMBEDDINGS_ENDPOINT : CHAT_ENDPOINT;
+    // A batch has one endpoint: the plan keeps embeddings requests (`similar` grading), and a Responses API model's,
+    // in batches of their own.
+    const endpoint = requests[0]?.input !== undefined ? EMBEDDINGS_ENDPOINT : requests[0]?.api === 'responses' ? RESPONSES_ENDPOINT : CHAT_ENDPOINT;
     const file = await writeJsonl(
       requests,
       (r) =>
         endpoint === EMBEDDINGS_ENDPOINT
           ? { custom_id: r.id, method: 'POST', url: endpoint, body: { ...r.params, model: r.model, input: r.input } }
-          : { custom_id: r.id, method: 'POST', url: endpoint, body: { ...r.params, model: r.model, messages: r.messages } },
+          : endpoint === RESPONSES_ENDPOINT
+            ? { custom_id: r.id, method: 'POST', url: endpoint, body: { ...responsesParams(r.params), model: r.model, input: r.messages } }
+            : { custom_id: r.id, method: 'POST', url: endpoint, body: { ...r.params, model: r.model, messages: r.messages } },
       OPENAI_LIMITS,
       `openai:${requests[0]?.model}`,
     );
@@ -169,6 +173,16 @@ function failureOf(err: unknown): HttpFailure | undefined {
   return undefined;
 }
 
+/**
+ * A suite's parameters for the Responses API: the output cap is `max_output_tokens` there (the API refuses
+ * `max_tokens` and `max_completion_tokens`), so a cap written either way is sent so; the rest as written.
+ */
+function responsesParams(params: Record<string, unknown>): Record<string, unknown> {
+  const { max_tokens, max_completion_tokens, ...rest } = params;
+  const cap = rest.max_output_tokens ?? max_completion_tokens ?? max_tokens;
+  return cap === undefined ? rest : { ...rest, max_output_tokens: cap };
+}
+
 /** OpenAI allows 16 pairs, keys up to 64 and values up to 512 characters. */
 function openaiMetadata(metadata: BatchMetadata & { model?: string }): Record<string, string> {
   const pairs: Record<string, string> = { tool: 'batch-evals' };
@@ -186,6 +200,11 @@ interface OutputLine {
 
 interface ChatCompletionBody {
   choices?: { message?: { content?: string | null; refusal?: string | null }; finish_reason?: string }[];
+  /** A Responses API response: its output items (reasoning, messages), and why it stopped short. */
+  object?: string;
+  output?: { type?: string; content?: { type?: string; text?: string; refusal?: string }[] }[];
+  status?: string;
+  incomplete_details?: { reason?: string } | null;
   /** An embeddings response's vectors. */
   data?: { embedding?: number[] }[];
   usage?: { prompt_tokens?: number; completion_tokens?: number; prompt_tokens_details?: { cached_tokens?: number } };
@@ -205,6 +224,7 @@ export function parseResultLine(line: string): RequestResult | undefined {
   if (response && response.status_code === 200 && response.body) {
     const embedding = response.body.data?.[0]?.embedding;
     if (Array.isArray(embedding)) return { id, ok: true, text: '', usage: usageOf(response.body), embedding };
+    if (response.body.object === 'response') return responsesResult(id, response.body);
     const choice = response.body.choices?.[0];
     const text = choice?.message?.content ?? choice?.message?.refusal ?? '';
     return { id, ok: true, text, usage: usageOf(response.body), finishReason: choice?.finish_reason };
@@ -227,6 +247,20 @@ export function parseResultLine(line: string): RequestResult | undefined {
     retryable: ['batch_expired', 'batch_cancelled', 'server_error', 'rate_limit_exceeded', 'timeout'].includes(parsed.error?.code ?? ''),
   };
   return { id, ok: false, error };
+}
+
+/**
+ * A Responses API answer: the text of its message items (`output_text` parts, or a refusal), its usage, and
+ * `length` when it stopped at max_output_tokens, as Chat Completions says it.
+ */
+function responsesResult(id: string, body: ChatCompletionBody): RequestResult {
+  const parts = (body.output ?? []).filter((item) => item.type === 'message').flatMap((item) => item.content ?? []);
+  const text = parts.map((p) => (p.type === 'output_text' ? (p.text ?? '') : p.type === 'refusal' ? (p.refusal ?? '') : '')).join('');
+  const usage = body.usage as { input_tokens?: number; output_tokens?: number; input_tokens_details?: { cached_tokens?: number } } | undefined;
+  const input = usage?.input_tokens ?? 0;
+  const cached = usage?.input_tokens_details?.cached_tokens ?? 0;
+  const stoppedShort = body.status === 'incomplete' ? (body.incomplete_details?.reason === 'max_output_tokens' ? 'length' : (body.incomplete_details?.reason ?? 'incomplete')) : 'stop';
+  return { id, ok: true, text, usage: { inputTokens: input - cached, cachedInputTokens: cached, outputTokens: usage?.output_tokens ?? 0, cacheWriteTokens: 0 }, finishReason: stoppedShort };
 }
 
 function usageOf(body: ChatCompletionBody): Usage {

@@ -4,6 +4,8 @@ import type { ChatMessage, ProviderName } from '../config/types.ts';
 export interface BatchRequest {
   id: string;
   model: string;
+  /** OpenAI's Responses API: sent to `/v1/responses`, the messages as its `input`. */
+  api?: 'responses';
   messages: ChatMessage[];
   params: Record<string, unknown>;
   /** An embeddings request (OpenAI `/v1/embeddings`) for this text instead of a chat request; `messages` is then empty. */

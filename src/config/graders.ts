@@ -146,6 +146,7 @@ export class GraderResolver {
     const { params, baseURL } = requestOptions(isRecord(item.config) ? item.config : undefined);
     const spec: GraderSpec = { id: item.id, provider: parsed.provider, model: parsed.model, kind: purpose, params };
     if (baseURL !== undefined) spec.baseURL = baseURL;
+    if (parsed.api) spec.api = parsed.api;
     return { value: spec };
   }
 

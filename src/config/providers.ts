@@ -9,7 +9,7 @@ const CLIENT_OPTIONS = ['apiKey', 'apiKeyEnvar', 'apiHost', 'apiBaseUrl', 'organ
 /** batch-evals' own provider options: how requests are sent, never in the request body. */
 const OWN_OPTIONS = ['promptCaching'];
 
-const SUPPORTED = 'openai:<model>, openai:chat:<model>, anthropic:<model>, anthropic:messages:<model>';
+const SUPPORTED = 'openai:<model>, openai:chat:<model>, openai:responses:<model>, anthropic:<model>, anthropic:messages:<model>';
 const OTHER_PROVIDERS = ['vertex', 'google', 'gemini', 'bedrock', 'azure', 'ollama', 'mistral', 'groq', 'replicate', 'huggingface', 'cohere', 'http', 'exec', 'python', 'file', 'echo', 'openrouter', 'perplexity', 'togetherai', 'fireworks', 'deepseek', 'xai'];
 
 export function loadProviders(source: YamlSource, raw: RawProvider | RawProvider[], warnings: ConfigWarning[] = []): ProviderSpec[] {
@@ -42,6 +42,7 @@ export function loadProviders(source: YamlSource, raw: RawProvider | RawProvider
       params,
       baseURL,
       prompts: item.prompts,
+      ...('api' in parsed && parsed.api ? { api: parsed.api } : {}),
       ...(promptCaching && parsed.provider === 'anthropic' ? { promptCaching } : {}),
       ...(item.reuse === false ? { reuse: false } : {}),
       location,
@@ -77,7 +78,7 @@ export function requestOptions(config: Record<string, unknown> | undefined): { p
  * `openai:embedding:<model>` or `openai:embeddings:<model>` (Anthropic has none). `needs` names what asks for it,
  * e.g. `the similar assertion`.
  */
-export function parseGraderId(id: string, kind: 'chat' | 'embedding', needs: string): { provider: ProviderName; model: string } | { error: string } {
+export function parseGraderId(id: string, kind: 'chat' | 'embedding', needs: string): { provider: ProviderName; model: string; api?: 'responses' } | { error: string } {
   const [name, ...rest] = id.split(':');
   const embeddingsApi = name === 'openai' && (rest[0] === 'embedding' || rest[0] === 'embeddings');
   if (kind === 'chat') {
@@ -100,15 +101,16 @@ export function parseGraderId(id: string, kind: 'chat' | 'embedding', needs: str
   };
 }
 
-export function parseProviderId(id: string): { provider: ProviderName; model: string } | { error: string } {
+export function parseProviderId(id: string): { provider: ProviderName; model: string; api?: 'responses' } | { error: string } {
   const [name, ...rest] = id.split(':');
   if (name === 'openai') {
     if (rest.length === 2 && rest[0] === 'chat' && rest[1]) return { provider: 'openai', model: rest[1] };
+    if (rest.length === 2 && rest[0] === 'responses' && rest[1]) return { provider: 'openai', model: rest[1], api: 'responses' };
     if (rest.length === 1 && rest[0] && !['chat', 'responses', 'embedding', 'embeddings', 'completion'].includes(rest[0])) {
       return { provider: 'openai', model: rest[0] };
     }
-    if (['responses', 'embedding', 'embeddings', 'completion', 'assistant', 'realtime'].includes(rest[0])) {
-      return { error: `provider '${id}': the OpenAI ${rest[0]} API is not supported yet; use openai:<model> or openai:chat:<model>` };
+    if (['embedding', 'embeddings', 'completion', 'assistant', 'realtime'].includes(rest[0])) {
+      return { error: `provider '${id}': the OpenAI ${rest[0]} API is not supported yet; use openai:<model>, openai:chat:<model> or openai:responses:<model>` };
     }
     return { error: `provider '${id}' names no model; write openai:<model> or openai:chat:<model>` };
   }

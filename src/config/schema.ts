@@ -26,7 +26,7 @@ export const schema = {
       oneOf: [{ type: 'string' }, { type: 'array', minItems: 1, items: { $ref: '#/definitions/prompt' } }],
     },
     providers: {
-      description: 'Models to run every prompt against: openai:<model>, openai:chat:<model>, or objects.',
+      description: 'Models to run every prompt against: openai:<model>, openai:chat:<model>, openai:responses:<model>, anthropic:messages:<model>, or objects.',
       oneOf: [{ type: 'string' }, { type: 'array', minItems: 1, items: { $ref: '#/definitions/provider' } }],
     },
     tests: {

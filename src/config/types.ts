@@ -48,6 +48,8 @@ export interface GraderSpec {
   baseURL?: string;
   /** True when the suite named no grader and batch-evals chose it (the log says which). */
   isDefault?: boolean;
+  /** A chat grader on OpenAI's Responses API (`openai:responses:<model>`). */
+  api?: 'responses';
 }
 
 export interface TestCase {
@@ -95,6 +97,8 @@ export interface ProviderSpec {
   baseURL?: string;
   /** Labels of the prompts this provider gets; all when absent. */
   prompts?: string[];
+  /** OpenAI's Responses API (`openai:responses:<model>`): the requests go to `/v1/responses`; else Chat Completions. */
+  api?: 'responses';
   /** Anthropic prompt caching (`config.promptCaching`): the cache the shared prefix of its requests is written to. */
   promptCaching?: '5m' | '1h';
   /** false: this provider's requests are always sent, never answered from earlier outputs. */

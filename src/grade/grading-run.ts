@@ -32,7 +32,8 @@ function gradingRequests(assertion: Assertion, grader: GraderSpec, output: strin
       return { requests: inputs.map((input) => ({ id: requestId({ provider, baseURL, model, params, messages: [], input }), model, messages: [], params, input })) };
     }
     const messages = gradingMessages(assertion, { output, vars: context.vars, prompt: context.prompt });
-    return { requests: [{ id: requestId({ provider, baseURL, model, params, messages }), model, messages, params }] };
+    const { api } = grader;
+    return { requests: [{ id: requestId({ provider, baseURL, model, params, messages, ...(api ? { api } : {}) }), model, messages, params, ...(api ? { api } : {}) }] };
   } catch (err) {
     return { failure: `${assertion.type}: ${(err as Error).message}` };
   }
@@ -71,7 +72,7 @@ export class GradingRun implements ResultSink {
     const add = (grader: GraderSpec, request: BatchRequest) => {
       if (this.#requests.has(request.id)) return;
       this.#requests.set(request.id, { request, grader });
-      const key = ['grade', grader.kind, grader.provider, grader.baseURL ?? '', grader.model].join('|');
+      const key = ['grade', grader.kind, grader.provider, grader.baseURL ?? '', grader.model, ...(grader.api ? [grader.api] : [])].join('|');
       let batch = batches.get(key);
       if (!batch) batches.set(key, (batch = { key, provider: grader.provider, model: grader.model, baseURL: grader.baseURL, purpose: 'grading', requests: [] }));
       batch.requests.push(request);

@@ -1,8 +1,7 @@
 import type { BatchRequest } from '../batch/types.ts';
 import type { ChatMessage } from '../config/types.ts';
-import { batchFor, batchKeyOf, type Conversation, type PlannedBatch, type PlannedCase } from './plan.ts';
+import { batchFor, batchKeyOf, requestFor, type Conversation, type PlannedBatch, type PlannedCase } from './plan.ts';
 import { renderPrompt } from './render-prompt.ts';
-import { requestId } from './request-id.ts';
 import { templateErrorMessage } from '../templates.ts';
 
 /**
@@ -71,10 +70,11 @@ export function turnRound(conversations: Conversation[], turn: number, answerOf:
       failed.push({ case: c, model: provider.model, error: `turn ${turn} of conversation ${thread.key} cannot be rendered with the turns before it: ${message}${hint}` });
       continue;
     }
-    const id = requestId({ provider: provider.provider, baseURL: provider.baseURL, model: provider.model, params: provider.params, messages });
+    const planned = requestFor(provider, messages);
     const batch = batchFor(batches, provider, `${batchKeyOf(provider)}~turn${turn}`);
-    let request = batch.requests.find((r) => r.id === id);
-    if (!request) batch.requests.push((request = { id, model: provider.model, messages, params: provider.params }));
+    let request = batch.requests.find((r) => r.id === planned.id);
+    if (!request) batch.requests.push((request = planned));
+    const { id } = request;
     sent.push({ case: c, request });
     if (provider.promptCaching && caching.get(id) !== '1h') caching.set(id, provider.promptCaching);
   }

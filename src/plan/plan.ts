@@ -109,10 +109,11 @@ export function buildPlan(suite: Suite): Plan {
           });
           continue;
         }
-        const id = requestId({ provider: provider.provider, baseURL: provider.baseURL, model: provider.model, params: provider.params, messages });
+        const request = requestFor(provider, messages);
+        const { id } = request;
         if (!seen.has(id)) {
           seen.add(id);
-          batch.requests.push({ id, model: provider.model, messages, params: provider.params });
+          batch.requests.push(request);
         }
         if (provider.promptCaching && caching.get(id) !== '1h') caching.set(id, provider.promptCaching);
         const planned: PlannedCase = {
@@ -195,8 +196,16 @@ function threadOf(threads: Map<string, Conversation>, provider: ProviderSpec, pr
   return thread;
 }
 
-export function batchKeyOf(provider: Pick<ProviderSpec, 'provider' | 'baseURL' | 'model'>): string {
-  return [provider.provider, provider.baseURL ?? '', provider.model].join('|');
+/** One batch per model, endpoint and API (a batch has one endpoint): a Responses API model's key says so. */
+export function batchKeyOf(provider: Pick<ProviderSpec, 'provider' | 'baseURL' | 'model' | 'api'>): string {
+  return [provider.provider, provider.baseURL ?? '', provider.model, ...(provider.api ? [provider.api] : [])].join('|');
+}
+
+/** The request of a provider for these messages: its id hashes what decides the answer (the API among it). */
+export function requestFor(provider: ProviderSpec, messages: ChatMessage[]): BatchRequest {
+  const { api } = provider;
+  const id = requestId({ provider: provider.provider, baseURL: provider.baseURL, model: provider.model, params: provider.params, messages, ...(api ? { api } : {}) });
+  return { id, model: provider.model, messages, params: provider.params, ...(api ? { api } : {}) };
 }
 
 /** The provider's batch under `key` (one per model by default), made on first use. */

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
  * The request's identity: a hash of everything that decides the answer. Used as `custom_id` (Anthropic allows
  * `^[a-zA-Z0-9_-]{1,64}$`), to join results, and to send an identical request once.
  */
-export function requestId(parts: { provider: string; baseURL?: string; model: string; params: unknown; messages: unknown; input?: string }): string {
+export function requestId(parts: { provider: string; baseURL?: string; model: string; params: unknown; messages: unknown; input?: string; api?: string }): string {
   const id = `r${createHash('sha256').update(canonicalJson(parts)).digest('hex').slice(0, 40)}`;
   // As one flat string: the template makes a rope over a slice that keeps all 64 hex digits alive (90 bytes
   // more per request, held by the plan, the batches and the scorer's maps for the whole run).

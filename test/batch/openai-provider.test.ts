@@ -5,6 +5,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import OpenAI from 'openai';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BatchLimitError, writeJsonl } from '../../src/batch/jsonl-file.ts';
 import { OPENAI_DEFAULT_BASE_URL, OPENAI_LIMITS, OpenAIBatchProvider, parseResultLine } from '../../src/batch/openai.ts';
@@ -487,6 +488,72 @@ describe('OpenAIBatchProvider.findRunning', () => {
       model: 'gpt-4.1-mini',
       handle: { provider: 'openai', batchId: ours.batchId, requestCount: 1 },
       metadata: { tool: 'batch-evals', repo: 'acme/prompts', pr: '42', sha: 'c0ffee1234', config: 'evals/x.yaml', suite_id: 'abc123def456' },
+    });
+  });
+});
+
+describe("OpenAI's Responses API (openai:responses:<model>)", () => {
+  it('sends a /v1/responses batch with the messages as input and the cap as max_output_tokens, and reads the answers', async () => {
+    const { emulator, clock } = await emulatorOnFakeClock({ instant: true, script: { rules: [{ match: 'think', reply: '42', usage: { promptTokens: 100, completionTokens: 5, cachedTokens: 40, reasoningTokens: 3 } }, { match: 'long', reply: 'word '.repeat(100) }] } });
+    const provider = providerAt(emulator.url);
+    const requests = chatRequests('gpt-4.1-mini', ['think hard', 'Write something long'], { temperature: 0, max_tokens: 20 }).map((r) => ({ ...r, api: 'responses' as const }));
+    const handle = await provider.submit(requests, METADATA);
+
+    const [batch] = emulator.state.batches.values();
+    expect(batch.endpoint).toBe('/v1/responses');
+    const [line] = fileJson(emulator, batch.inputFileId);
+    expect(line).toEqual({
+      custom_id: 'gpt-4.1-mini-0',
+      method: 'POST',
+      url: '/v1/responses',
+      body: {
+        temperature: 0,
+        max_output_tokens: 20,
+        model: 'gpt-4.1-mini',
+        input: [
+          { role: 'system', content: 'Answer briefly.' },
+          { role: 'user', content: 'think hard' },
+        ],
+      },
+    });
+
+    clock.now += 1;
+    await provider.status(handle);
+    const results = byId(await collect(provider.results(handle)));
+    expect(ok(results.get('gpt-4.1-mini-0'))).toEqual({
+      id: 'gpt-4.1-mini-0',
+      ok: true,
+      text: '42',
+      finishReason: 'stop',
+      usage: { inputTokens: 60, cachedInputTokens: 40, outputTokens: 5, cacheWriteTokens: 0 },
+    });
+    // Cut at max_output_tokens: the response is incomplete, said as Chat Completions' `length`.
+    const long = ok(results.get('gpt-4.1-mini-1'));
+    expect(long.finishReason).toBe('length');
+    expect(long.text.length).toBe(80);
+  });
+
+  it('parseResultLine reads a response: message items only (reasoning left out), output_text parts joined, a refusal as its text', () => {
+    const line = (output: unknown[], extra: Record<string, unknown> = {}) =>
+      JSON.stringify({ custom_id: 'r1', response: { status_code: 200, body: { object: 'response', status: 'completed', output, usage: { input_tokens: 10, output_tokens: 4 }, ...extra } } });
+    const reasoning = { type: 'reasoning', summary: [] };
+    expect(parseResultLine(line([reasoning, { type: 'message', content: [{ type: 'output_text', text: 'Par' }, { type: 'output_text', text: 'is' }] }]))).toMatchObject({ ok: true, text: 'Paris', usage: { inputTokens: 10, outputTokens: 4 } });
+    expect(parseResultLine(line([{ type: 'message', content: [{ type: 'refusal', refusal: 'I cannot help with that.' }] }]))).toMatchObject({ ok: true, text: 'I cannot help with that.' });
+    expect(parseResultLine(line([], { status: 'incomplete', incomplete_details: { reason: 'content_filter' } }))).toMatchObject({ ok: true, text: '', finishReason: 'content_filter' });
+  });
+
+  it('the emulator refuses max_tokens on /v1/responses as the API does (what the renaming above guards against)', async () => {
+    const { emulator, clock } = await emulatorOnFakeClock({ instant: true });
+    const client = new OpenAI({ apiKey: 'test-key', baseURL: emulator.url });
+    const line = { custom_id: 'r1', method: 'POST', url: '/v1/responses', body: { model: 'gpt-4.1-mini', input: 'hi', max_tokens: 5 } };
+    const file = await client.files.create({ file: new File([JSON.stringify(line)], 'in.jsonl'), purpose: 'batch' });
+    const batch = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/responses', completion_window: '24h' });
+    clock.now += 1;
+    const ended = await client.batches.retrieve(batch.id);
+    const [error] = fileJson(emulator, ended.error_file_id!);
+    expect(error.response).toMatchObject({
+      status_code: 400,
+      body: { error: { type: 'invalid_request_error', param: 'max_tokens', code: 'unsupported_parameter', message: "Unsupported parameter: 'max_tokens'. In the Responses API, this parameter has moved to 'max_output_tokens'." } },
     });
   });
 });

@@ -330,10 +330,15 @@ describe('bad graded assertions are errors with file, line and key', () => {
 
   it("a bad provider in defaultTest's options is reported once, however many assertions it grades", () => {
     const tests = Array.from({ length: 5 }, (_, i) => `  - assert: [{type: llm-rubric, value: r${i}}]`).join('\n');
-    const err = configError(suite(`defaultTest:\n  options: {provider: 'openai:responses:gpt-5'}\ntests:\n${tests}\n`));
+    const err = configError(suite(`defaultTest:\n  options: {provider: 'openai:completion:gpt-3'}\ntests:\n${tests}\n`));
     expect(err.issues).toEqual([
-      expect.objectContaining({ keyPath: 'defaultTest.options.provider', location: expect.objectContaining({ line: 4, column: 23 }), message: expect.stringContaining('OpenAI responses API is not supported yet') }),
+      expect.objectContaining({ keyPath: 'defaultTest.options.provider', location: expect.objectContaining({ line: 4, column: 23 }), message: expect.stringContaining('OpenAI completion API is not supported yet') }),
     ]);
+  });
+
+  it('a grader on the Responses API grades through it', () => {
+    const [[a]] = asserts(suite("defaultTest:\n  options: {provider: 'openai:responses:gpt-5'}\ntests:\n  - assert: [{type: llm-rubric, value: r}]\n"));
+    expect(a.grader).toMatchObject({ provider: 'openai', model: 'gpt-5', kind: 'chat', api: 'responses' });
   });
 
   it('similar with an Anthropic provider (no embeddings endpoint), or a chat model', () => {

@@ -80,7 +80,7 @@ describe('bad input gets a clear error with file, line and key', () => {
     const path = suiteFiles({ 'e.yaml': 'prompts: [hi]\nproviders:\n  - foo:bar\n  - vertex:gemini-pro\n' });
     const err = configError(path);
     expect(err.issues.map((i) => [i.location?.line, i.message])).toEqual([
-      [3, "unknown provider 'foo:bar' (supported: openai:<model>, openai:chat:<model>, anthropic:<model>, anthropic:messages:<model>)"],
+      [3, "unknown provider 'foo:bar' (supported: openai:<model>, openai:chat:<model>, openai:responses:<model>, anthropic:<model>, anthropic:messages:<model>)"],
       [4, expect.stringContaining('the vertex provider is not supported yet')],
     ]);
   });

@@ -5,6 +5,7 @@ describe('provider ids', () => {
   it.each([
     ['openai:gpt-4.1-mini', { provider: 'openai', model: 'gpt-4.1-mini' }],
     ['openai:chat:gpt-4.1-mini', { provider: 'openai', model: 'gpt-4.1-mini' }],
+    ['openai:responses:gpt-5-mini', { provider: 'openai', model: 'gpt-5-mini', api: 'responses' }],
     ['anthropic:claude-haiku-4-5', { provider: 'anthropic', model: 'claude-haiku-4-5' }],
     ['anthropic:messages:claude-sonnet-4-5-20250929', { provider: 'anthropic', model: 'claude-sonnet-4-5-20250929' }],
   ])('%s', (id, expected) => {
@@ -15,7 +16,8 @@ describe('provider ids', () => {
     ['anthropic:completion:claude-2', /Anthropic completion API has no batch endpoint/],
     ['anthropic:messages:', /names no model/],
     ['anthropic', /names no model/],
-    ['openai:responses:gpt-5', /OpenAI responses API is not supported yet/],
+    ['openai:completion:gpt-3.5-turbo-instruct', /OpenAI completion API is not supported yet; use openai:<model>, openai:chat:<model> or openai:responses:<model>/],
+    ['openai:responses:', /names no model/],
     ['bedrock:claude', /the bedrock provider is not supported yet .*anthropic:messages:<model>/],
   ])('%s is refused, saying why', (id, message) => {
     const parsed = parseProviderId(id);

@@ -6,7 +6,7 @@ import { chatMessages, estimateTokens, isResponderError, promptText, type Respon
 
 /** Endpoints the real Batch API accepts, and the ones this emulator answers. */
 const REAL_ENDPOINTS = ['/v1/responses', '/v1/chat/completions', '/v1/embeddings', '/v1/completions', '/v1/moderations', '/v1/images/generations', '/v1/images/edits', '/v1/videos'];
-export const EMULATED_ENDPOINTS = ['/v1/chat/completions', '/v1/embeddings'];
+export const EMULATED_ENDPOINTS = ['/v1/chat/completions', '/v1/responses', '/v1/embeddings'];
 const CREATE_PARAMS = new Set(['input_file_id', 'endpoint', 'completion_window', 'metadata', 'output_expires_after']);
 export const FILE_PURPOSES = ['assistants', 'batch', 'fine-tune', 'vision', 'user_data', 'evals'];
 
@@ -388,13 +388,18 @@ export class BatchStore {
       batch.counts.failed++;
     };
     // As the real API checks an embeddings body only when it runs it: a 400 in the error file, the responder not asked.
-    const problem = batch.endpoint === '/v1/embeddings' ? checkEmbeddingBody(request.body) : undefined;
+    const problem = batch.endpoint === '/v1/embeddings' ? checkEmbeddingBody(request.body) : batch.endpoint === '/v1/responses' ? checkResponsesBody(request.body) : undefined;
     if (problem) return pushError(400, { error: { type: 'invalid_request_error', param: null, code: null, ...problem } });
 
     this.answered.set(request.customId, (this.answered.get(request.customId) ?? 0) + 1);
     const model = String(request.body.model);
     // An embeddings request's inputs are its one user message, so a script's `match` can pick them.
-    const messages = batch.endpoint === '/v1/embeddings' ? [{ role: 'user', content: embeddingInputs(request.body.input).map(inputText).join('\n') }] : chatMessages(request.body);
+    const messages =
+      batch.endpoint === '/v1/embeddings'
+        ? [{ role: 'user', content: embeddingInputs(request.body.input).map(inputText).join('\n') }]
+        : batch.endpoint === '/v1/responses'
+          ? responsesMessages(request.body)
+          : chatMessages(request.body);
     let result: ResponderResult;
     const forced = this.faults.requestError(request.customId, model, atMs);
     if (forced) {
@@ -412,7 +417,12 @@ export class BatchStore {
       const { status, message, type, code, param } = result.error;
       return pushError(status, { error: { message, type: type ?? (status >= 500 ? 'server_error' : 'invalid_request_error'), param: param ?? null, code: code ?? null } });
     }
-    const built = batch.endpoint === '/v1/embeddings' ? embeddingBody(request.body, model) : chatCompletionBody(request.body, model, result, atMs);
+    const built =
+      batch.endpoint === '/v1/embeddings'
+        ? embeddingBody(request.body, model)
+        : batch.endpoint === '/v1/responses'
+          ? responsesBody(request.body, model, result, atMs)
+          : chatCompletionBody(request.body, model, result, atMs);
     batch.usage.input += built.usage.input;
     batch.usage.cached += built.usage.cached;
     batch.usage.output += built.usage.output;
@@ -581,6 +591,10 @@ function validateLine(
     if (b.stream === true) error('streaming_unsupported', 'Chat Completions: Streaming is not supported in the Batch API.', 'body.stream');
   }
   if (endpoint === '/v1/embeddings' && (b.input === undefined || b.input === null)) error('invalid_request', 'Input parameter is required.', 'body.input');
+  if (endpoint === '/v1/responses') {
+    if (b.input === undefined || b.input === null || (Array.isArray(b.input) && b.input.length === 0)) error('invalid_request', 'Input parameter is required.', 'body.input');
+    if (b.stream === true) error('streaming_unsupported', 'Responses: Streaming is not supported in the Batch API.', 'body.stream');
+  }
   return errors.length > 0 ? { errors } : { errors, request: { line, customId: customId as string, body: b } };
 }
 
@@ -626,6 +640,71 @@ function chatCompletionBody(request: Record<string, unknown>, model: string, rep
     system_fingerprint: 'fp_emulator',
   };
   return { body, usage: { input: promptTokens, cached, output: completionTokens, reasoning } };
+}
+
+/**
+ * A Responses API body's `input` as plain messages: a string is one user message; a list holds messages whose
+ * content is a string or `input_text` parts (developer messages become role 'system').
+ */
+function responsesMessages(body: Record<string, unknown>): { role: string; content: string }[] {
+  if (typeof body.input === 'string') return [{ role: 'user', content: body.input }];
+  const messages = chatMessages({ messages: Array.isArray(body.input) ? body.input : [] });
+  const instructions = typeof body.instructions === 'string' ? [{ role: 'system', content: body.instructions }] : [];
+  return [...instructions, ...messages];
+}
+
+/** What the Responses API refuses in a body when it runs it (400): the Chat Completions names of the output cap. */
+function checkResponsesBody(body: Record<string, unknown>): { message: string; param?: string | null; code?: string | null } | undefined {
+  for (const name of ['max_tokens', 'max_completion_tokens']) {
+    if (name in body) return { message: `Unsupported parameter: '${name}'. In the Responses API, this parameter has moved to 'max_output_tokens'.`, param: name, code: 'unsupported_parameter' };
+  }
+  if ('messages' in body) return { message: "Unsupported parameter: 'messages'. In the Responses API, this parameter has moved to 'input'.", param: 'messages', code: 'unsupported_parameter' };
+  return undefined;
+}
+
+/**
+ * A Responses API response: one `message` output item of `output_text`, cut at `max_output_tokens` (status
+ * `incomplete`, reason `max_output_tokens`) as the chat body is at max_tokens.
+ */
+function responsesBody(request: Record<string, unknown>, model: string, reply: Exclude<ResponderResult, { error: unknown }>, atMs: number): BuiltBody {
+  let content = reply.content;
+  let incomplete = reply.finishReason === 'length';
+  const cap = request.max_output_tokens;
+  if (reply.usage?.completionTokens === undefined && typeof cap === 'number' && estimateTokens(content) > cap) {
+    content = content.slice(0, Math.max(0, cap) * 4);
+    incomplete = true;
+  }
+  const inputTokens = reply.usage?.promptTokens ?? estimateTokens(responsesMessages(request).map((m) => m.content).join('\n'));
+  const outputTokens = reply.usage?.completionTokens ?? estimateTokens(content);
+  const cached = reply.usage?.cachedTokens ?? 0;
+  const reasoning = reply.usage?.reasoningTokens ?? 0;
+  const body = {
+    id: randomId('resp_', 48),
+    object: 'response',
+    created_at: Math.floor(atMs / 1000),
+    status: incomplete ? 'incomplete' : 'completed',
+    incomplete_details: incomplete ? { reason: 'max_output_tokens' } : null,
+    error: null,
+    model,
+    output: [
+      {
+        id: randomId('msg_', 48),
+        type: 'message',
+        status: incomplete ? 'incomplete' : 'completed',
+        role: 'assistant',
+        content: [{ type: 'output_text', text: content, annotations: [], logprobs: [] }],
+      },
+    ],
+    max_output_tokens: typeof cap === 'number' ? cap : null,
+    usage: {
+      input_tokens: inputTokens,
+      input_tokens_details: { cached_tokens: cached },
+      output_tokens: outputTokens,
+      output_tokens_details: { reasoning_tokens: reasoning },
+      total_tokens: inputTokens + outputTokens,
+    },
+  };
+  return { body, usage: { input: inputTokens, cached, output: outputTokens, reasoning } };
 }
 
 /** The inputs of an embeddings body: a string, a token array, or a list of either. */
