@@ -59847,14 +59847,15 @@ function unsentTurns(conversations) {
 }
 /**
  * The requests of turn `turn` (1-based; 2 and up) of every thread whose earlier turns are all answered (`answerOf`
- * gives undefined for one that is not: its later turns wait). Each case is given its request id; identical requests
- * in a round are sent once.
+ * gives undefined for one that is not: its later turns wait), with the case each is for (the caller gives the case its
+ * request id). Identical requests in a round are sent once.
  */
 function turnRound(conversations, turn, answerOf) {
     const batches = new Map();
     const sent = [];
     const failed = [];
     const caching = new Map();
+    const known = new Map();
     for (const thread of conversations) {
         const c = thread.cases[turn - 1];
         if (!c || c.requestId !== '')
@@ -59881,10 +59882,11 @@ function turnRound(conversations, turn, answerOf) {
             continue;
         }
         const planned = requestFor(provider, messages);
-        const batch = batchFor(batches, provider, `${batchKeyOf(provider)}~turn${turn}`);
-        let request = batch.requests.find((r) => r.id === planned.id);
-        if (!request)
-            batch.requests.push((request = planned));
+        let request = known.get(planned.id);
+        if (!request) {
+            known.set(planned.id, (request = planned));
+            batchFor(batches, provider, `${batchKeyOf(provider)}~turn${turn}`).requests.push(request);
+        }
         const { id } = request;
         sent.push({ case: c, request });
         if (provider.promptCaching && caching.get(id) !== '1h')
@@ -60162,11 +60164,11 @@ function graderKey(grader) {
     return ['grade', grader.kind, grader.provider, grader.baseURL ?? '', grader.model].join('|');
 }
 /**
- * The most output tokens a request may bill: OpenAI's max_completion_tokens or max_tokens; Anthropic's max_tokens,
+ * The most output tokens a request may bill: OpenAI's max_output_tokens (Responses API), max_completion_tokens or max_tokens; Anthropic's max_tokens,
  * or the 1024 sent when the suite sets none. Undefined when there is no cap.
  */
 function outputCap(provider, params) {
-    const cap = provider === 'openai' ? (params.max_completion_tokens ?? params.max_tokens) : (params.max_tokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS);
+    const cap = provider === 'openai' ? (params.max_output_tokens ?? params.max_completion_tokens ?? params.max_tokens) : (params.max_tokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS);
     return typeof cap === 'number' && cap >= 0 ? cap : undefined;
 }
 function estimate_row(g, pricing) {

@@ -271,11 +271,11 @@ function graderKey(grader: GraderSpec): string {
 }
 
 /**
- * The most output tokens a request may bill: OpenAI's max_completion_tokens or max_tokens; Anthropic's max_tokens,
+ * The most output tokens a request may bill: OpenAI's max_output_tokens (Responses API), max_completion_tokens or max_tokens; Anthropic's max_tokens,
  * or the 1024 sent when the suite sets none. Undefined when there is no cap.
  */
 export function outputCap(provider: ProviderName, params: Record<string, unknown>): number | undefined {
-  const cap = provider === 'openai' ? (params.max_completion_tokens ?? params.max_tokens) : (params.max_tokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS);
+  const cap = provider === 'openai' ? (params.max_output_tokens ?? params.max_completion_tokens ?? params.max_tokens) : (params.max_tokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS);
   return typeof cap === 'number' && cap >= 0 ? cap : undefined;
 }
 

@@ -41,14 +41,15 @@ export function unsentTurns(conversations: Conversation[]): { case: PlannedCase;
 
 /**
  * The requests of turn `turn` (1-based; 2 and up) of every thread whose earlier turns are all answered (`answerOf`
- * gives undefined for one that is not: its later turns wait). Each case is given its request id; identical requests
- * in a round are sent once.
+ * gives undefined for one that is not: its later turns wait), with the case each is for (the caller gives the case its
+ * request id). Identical requests in a round are sent once.
  */
 export function turnRound(conversations: Conversation[], turn: number, answerOf: (c: PlannedCase) => TurnAnswer | undefined): TurnRound {
   const batches = new Map<string, PlannedBatch>();
   const sent: TurnRound['sent'] = [];
   const failed: TurnRound['failed'] = [];
   const caching = new Map<string, '5m' | '1h'>();
+  const known = new Map<string, BatchRequest>();
   for (const thread of conversations) {
     const c = thread.cases[turn - 1];
     if (!c || c.requestId !== '') continue;
@@ -71,9 +72,11 @@ export function turnRound(conversations: Conversation[], turn: number, answerOf:
       continue;
     }
     const planned = requestFor(provider, messages);
-    const batch = batchFor(batches, provider, `${batchKeyOf(provider)}~turn${turn}`);
-    let request = batch.requests.find((r) => r.id === planned.id);
-    if (!request) batch.requests.push((request = planned));
+    let request = known.get(planned.id);
+    if (!request) {
+      known.set(planned.id, (request = planned));
+      batchFor(batches, provider, `${batchKeyOf(provider)}~turn${turn}`).requests.push(request);
+    }
     const { id } = request;
     sent.push({ case: c, request });
     if (provider.promptCaching && caching.get(id) !== '1h') caching.set(id, provider.promptCaching);
