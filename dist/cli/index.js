@@ -54534,13 +54534,21 @@ function failureOf(err) {
     return undefined;
 }
 /**
- * A suite's parameters for the Responses API: the output cap is `max_output_tokens` there (the API refuses
- * `max_tokens` and `max_completion_tokens`), so a cap written either way is sent so; the rest as written.
+ * A suite's parameters for the Responses API, where two Chat Completions parameters moved (the API refuses them by
+ * their old names): the output cap is `max_output_tokens`, and `response_format` is `text.format`, its
+ * `json_schema` unwrapped (`{type: 'json_schema', name, schema, strict}`). The rest as written.
  */
 function responsesParams(params) {
-    const { max_tokens, max_completion_tokens, ...rest } = params;
+    const { max_tokens, max_completion_tokens, response_format, ...rest } = params;
+    const out = { ...rest };
     const cap = rest.max_output_tokens ?? max_completion_tokens ?? max_tokens;
-    return cap === undefined ? rest : { ...rest, max_output_tokens: cap };
+    if (cap !== undefined)
+        out.max_output_tokens = cap;
+    if (response_format !== undefined && out.text === undefined) {
+        const format = response_format;
+        out.text = { format: format.type === 'json_schema' && format.json_schema ? { type: 'json_schema', ...format.json_schema } : format };
+    }
+    return out;
 }
 /** OpenAI allows 16 pairs, keys up to 64 and values up to 512 characters. */
 function openaiMetadata(metadata) {

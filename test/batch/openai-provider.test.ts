@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BatchLimitError, writeJsonl } from '../../src/batch/jsonl-file.ts';
-import { OPENAI_DEFAULT_BASE_URL, OPENAI_LIMITS, OpenAIBatchProvider, parseResultLine } from '../../src/batch/openai.ts';
+import { OPENAI_DEFAULT_BASE_URL, OPENAI_LIMITS, OpenAIBatchProvider, parseResultLine, responsesParams } from '../../src/batch/openai.ts';
 import { providerFor } from '../../src/batch/providers.ts';
 import type { BatchHandle, BatchMetadata, RequestResult } from '../../src/batch/types.ts';
 import { captureLog, chatRequests, closeAll, emulatorOnFakeClock, fileJson, providerAt, T0 } from './support.ts';
@@ -540,6 +540,18 @@ describe("OpenAI's Responses API (openai:responses:<model>)", () => {
     expect(parseResultLine(line([reasoning, { type: 'message', content: [{ type: 'output_text', text: 'Par' }, { type: 'output_text', text: 'is' }] }]))).toMatchObject({ ok: true, text: 'Paris', usage: { inputTokens: 10, outputTokens: 4 } });
     expect(parseResultLine(line([{ type: 'message', content: [{ type: 'refusal', refusal: 'I cannot help with that.' }] }]))).toMatchObject({ ok: true, text: 'I cannot help with that.' });
     expect(parseResultLine(line([], { status: 'incomplete', incomplete_details: { reason: 'content_filter' } }))).toMatchObject({ ok: true, text: '', finishReason: 'content_filter' });
+  });
+
+  it('responsesParams: the cap as max_output_tokens, response_format as text.format (json_schema unwrapped), the rest as written', () => {
+    expect(responsesParams({ max_tokens: 10, temperature: 0 })).toEqual({ max_output_tokens: 10, temperature: 0 });
+    expect(responsesParams({ max_completion_tokens: 20, max_output_tokens: 30 })).toEqual({ max_output_tokens: 30 });
+    const schema = { type: 'object', properties: { city: { type: 'string' } } };
+    expect(responsesParams({ response_format: { type: 'json_schema', json_schema: { name: 'answer', schema, strict: true } } })).toEqual({
+      text: { format: { type: 'json_schema', name: 'answer', schema, strict: true } },
+    });
+    expect(responsesParams({ response_format: { type: 'json_object' } })).toEqual({ text: { format: { type: 'json_object' } } });
+    // Written for the Responses API already: kept.
+    expect(responsesParams({ text: { format: { type: 'text' } }, reasoning: { effort: 'low' } })).toEqual({ text: { format: { type: 'text' } }, reasoning: { effort: 'low' } });
   });
 
   it('the emulator refuses max_tokens on /v1/responses as the API does (what the renaming above guards against)', async () => {

@@ -659,6 +659,7 @@ function checkResponsesBody(body: Record<string, unknown>): { message: string; p
     if (name in body) return { message: `Unsupported parameter: '${name}'. In the Responses API, this parameter has moved to 'max_output_tokens'.`, param: name, code: 'unsupported_parameter' };
   }
   if ('messages' in body) return { message: "Unsupported parameter: 'messages'. In the Responses API, this parameter has moved to 'input'.", param: 'messages', code: 'unsupported_parameter' };
+  if ('response_format' in body) return { message: "Unsupported parameter: 'response_format'. In the Responses API, this parameter has moved to 'text.format'.", param: 'response_format', code: 'unsupported_parameter' };
   return undefined;
 }
 
