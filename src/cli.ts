@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { MissingCredentialsError } from './batch/providers.ts';
 import { ConfigError } from './config/errors.ts';
+import type { ConfigWarning } from './config/types.ts';
 import { parseDuration } from './duration.ts';
 import { consoleLogger } from './logger.ts';
 import { estimateText } from './cost/estimate-format.ts';
@@ -102,9 +103,7 @@ export async function main(argv: string[]): Promise<number> {
       beforeSubmit: maxCost === undefined ? undefined : maxCostCheck(maxCost, settings, consoleLogger),
       pollIntervalMs: { initial: durationOption('poll-interval', values['poll-interval']!), max: 60_000 },
       log: consoleLogger,
-      onWarnings: (warnings) => {
-        for (const w of warnings) consoleLogger.warning(w.location ? `${w.location.file}:${w.location.line}:${w.location.column} ${w.message}` : w.message);
-      },
+      onWarnings: printWarnings,
     });
     const report = {
       title: outcome.suite.description ?? configPath,
@@ -124,18 +123,28 @@ export async function main(argv: string[]): Promise<number> {
     }
     return outcome.status === 'completed' ? 0 : outcome.status === 'pending' ? 3 : 1;
   } catch (err) {
-    if (err instanceof OverBudgetError) {
-      process.stdout.write(estimateText(err.estimate.estimate, err.estimate.heading));
-      console.error(`error: ${err.message}`);
-      return 4;
-    }
-    if (err instanceof ConfigError || err instanceof UsageError || err instanceof MissingCredentialsError) {
-      console.error(`error: ${err.message}`);
-      return 2;
-    }
-    console.error(`error: ${(err as Error).stack ?? err}`);
-    return 1;
+    return failure(err);
   }
+}
+
+/** Config warnings on stderr, each with its file, line and column. */
+function printWarnings(warnings: ConfigWarning[]): void {
+  for (const w of warnings) consoleLogger.warning(w.location ? `${w.location.file}:${w.location.line}:${w.location.column} ${w.message}` : w.message);
+}
+
+/** The exit status of a command stopped by an error, which it prints: 4 above max-cost (with the estimate), 2 the user's input, 1 anything else. */
+function failure(err: unknown): number {
+  if (err instanceof OverBudgetError) {
+    process.stdout.write(estimateText(err.estimate.estimate, err.estimate.heading));
+    console.error(`error: ${err.message}`);
+    return 4;
+  }
+  if (err instanceof ConfigError || err instanceof UsageError || err instanceof MissingCredentialsError) {
+    console.error(`error: ${err.message}`);
+    return 2;
+  }
+  console.error(`error: ${(err as Error).stack ?? err}`);
+  return 1;
 }
 
 /** `batch-evals estimate`: the plan's tokens and cost, nothing sent; exit 4 when above --max-cost. */
@@ -143,9 +152,7 @@ async function estimate(configPath: string, outputTokens: string | undefined, ma
   try {
     const settings = { ...estimateSettings(outputTokens), earlier: reuseFile ? await readOutputsFile(reuseFile, consoleLogger) : undefined };
     const maxCost = maxCostText === undefined ? undefined : usage(() => parseMaxCost(maxCostText, '--max-cost'));
-    const { estimate, heading } = await estimateSuite(configPath, settings, (warnings) => {
-      for (const w of warnings) consoleLogger.warning(w.location ? `${w.location.file}:${w.location.line}:${w.location.column} ${w.message}` : w.message);
-    });
+    const { estimate, heading } = await estimateSuite(configPath, settings, printWarnings);
     process.stdout.write(estimateText(estimate, heading));
     const refusal = refusalOf(estimate, maxCost);
     if (refusal) {
@@ -154,12 +161,7 @@ async function estimate(configPath: string, outputTokens: string | undefined, ma
     }
     return 0;
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof UsageError) {
-      console.error(`error: ${err.message}`);
-      return 2;
-    }
-    console.error(`error: ${(err as Error).stack ?? err}`);
-    return 1;
+    return failure(err);
   }
 }
 

@@ -17,8 +17,6 @@ import type { EarlierOutputs } from './reuse/earlier-outputs.ts';
 export interface EstimateSettings {
   /** Output tokens assumed per answer (capped at max_tokens). */
   outputTokens?: number;
-  /** Request ids whose earlier outputs will be reused: not sent, not costed. */
-  reused?: ReadonlySet<string>;
   /** Earlier outputs (the action's cache, the CLI's --reuse file): the plan's requests they answer are `reused`. */
   earlier?: EarlierOutputs;
   /** `--output-tokens` or the `output-tokens` input, for the notes. */
@@ -35,16 +33,17 @@ export async function estimateSuite(configPath: string, settings: EstimateSettin
   const { suite, warnings } = loadSuite(configPath);
   onWarnings?.(warnings);
   const plan = buildPlan(suite);
-  const reused = settings.earlier?.reusableIds(plan.batches) ?? settings.reused;
-  // Cache breakpoints as a run places them: over the requests that are sent.
-  markPromptCaching(reused ? plan.batches.map((b) => ({ ...b, requests: b.requests.filter((r) => !reused.has(r.id)) })) : plan.batches, plan.caching);
-  plan.batches = splitBatches(plan.batches, suite.batch);
-  return estimateOf(plan, suite, { ...settings, reused });
+  const reused = settings.earlier?.reusableIds(plan.batches);
+  // The batches as a run sends them: the requests earlier outputs answer left out, cache breakpoints placed, split.
+  const sent = reused ? plan.batches.map((b) => ({ ...b, requests: b.requests.filter((r) => !reused.has(r.id)) })).filter((b) => b.requests.length > 0) : plan.batches;
+  markPromptCaching(sent, plan.caching);
+  return estimateOf(plan, suite, settings, splitBatches(sent, suite.batch).length, reused);
 }
 
-async function estimateOf(plan: Plan, suite: Suite, settings: EstimateSettings): Promise<SuiteEstimate> {
-  const estimate = await estimatePlan(plan, { pricing: suite.pricing, outputTokens: settings.outputTokens, reused: settings.reused });
-  return { estimate, heading: { title: suite.description ?? suite.file, batches: plan.batches.filter((b) => b.requests.some((r) => !settings.reused?.has(r.id))).length, outputOption: settings.outputOption } };
+/** The estimate of a plan, all of whose requests but the `reused` ones go out in `batches` batches. */
+async function estimateOf(plan: Plan, suite: Suite, settings: EstimateSettings, batches: number, reused?: ReadonlySet<string>): Promise<SuiteEstimate> {
+  const estimate = await estimatePlan(plan, { pricing: suite.pricing, outputTokens: settings.outputTokens, reused });
+  return { estimate, heading: { title: suite.description ?? suite.file, batches, outputOption: settings.outputOption } };
 }
 
 /** A run refused by `max-cost`: nothing was sent. */
@@ -62,7 +61,8 @@ export class OverBudgetError extends Error {
  */
 export function maxCostCheck(maxCost: number, settings: EstimateSettings, log: Logger, onEstimate?: (e: SuiteEstimate) => void | Promise<void>) {
   return async (plan: Plan, suite: Suite): Promise<void> => {
-    const estimated = await estimateOf(plan, suite, settings);
+    // The plan as the run sends it: reused requests taken out already, split.
+    const estimated = await estimateOf(plan, suite, settings, plan.batches.length);
     await onEstimate?.(estimated);
     const refusal = refusalOf(estimated.estimate, maxCost);
     if (refusal) throw new OverBudgetError(refusal, estimated);

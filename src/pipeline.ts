@@ -7,7 +7,7 @@ import type { ConfigWarning, Suite } from './config/types.ts';
 import type { Logger } from './logger.ts';
 import type { RunState } from './state/run-state.ts';
 import { turnRound, turnsOf, unsentTurns } from './plan/conversation.ts';
-import { buildPlan, type Conversation, type Plan } from './plan/plan.ts';
+import { buildPlan, type Conversation, type Plan, type PlannedBatch } from './plan/plan.ts';
 import { splitBatches } from './plan/split.ts';
 import { markPromptCaching } from './plan/cache-prefix.ts';
 import { plural, type BatchFacts, type RunStatus } from './report/markdown.ts';
@@ -89,10 +89,17 @@ export async function evaluate(options: EvalOptions): Promise<EvalOutcome> {
   // Results are scored as they are read, so the raw results of a large run are never all in memory at once.
   const scorer = new RunScorer(plan, suite.pricing);
   const requestCount = plan.batches.reduce((n, b) => n + b.requests.length, 0);
-  const generation = reuseEarlier(plan.batches, scorer, options.reuse);
+  /**
+   * A phase's batches as they are sent: the requests earlier outputs answer taken out (and answered into the sink),
+   * Anthropic cache breakpoints placed, and the batches split at the providers' limits.
+   */
+  const prepare = (batches: PlannedBatch[], sink: ResultSink, caching?: Plan['caching']) => {
+    const left = reuseEarlier(batches, sink, options.reuse);
+    markPromptCaching(left.batches, caching, log);
+    return { ...left, batches: splitBatches(left.batches, suite.batch) };
+  };
+  const generation = prepare(plan.batches, scorer, plan.caching);
   plan.batches = generation.batches;
-  markPromptCaching(plan.batches, plan.caching, log);
-  plan.batches = splitBatches(plan.batches, suite.batch);
   stageEnd('plan');
   const { reused } = generation;
   const sent = reused ? ` (${reused} answered from earlier outputs, ${requestCount - reused} to send)` : '';
@@ -115,9 +122,9 @@ export async function evaluate(options: EvalOptions): Promise<EvalOutcome> {
 
   // Conversations: each later turn goes out once the turn before it is answered, a round of batches a turn.
   const turns = plan.conversations
-    ? await conversationRounds(plan.conversations, scorer, options.reuse, log, (batches, sink, caching) => {
-        markPromptCaching(batches, caching, log);
-        return runBatchPhase(splitBatches(batches, suite.batch), sink, phaseOptions);
+    ? await conversationRounds(plan.conversations, scorer, log, (batches, caching) => {
+        const round = prepare(batches, scorer, caching);
+        return runBatchPhase(round.batches, round.sink, phaseOptions);
       })
     : undefined;
 
@@ -131,8 +138,8 @@ export async function evaluate(options: EvalOptions): Promise<EvalOutcome> {
       if (g.isDefault) log.info(`${role} ${g.provider}:${g.model}, the default (set defaultTest.options.provider to choose another)`);
     }
     log.info(`grading ${plural(awaiting.length, 'case')} with model-graded assertions: ${plural(run.requestCount, 'grading request')} in ${plural(run.batches.length, 'batch', 'batches')}`);
-    const { batches, sink } = reuseEarlier(run.batches, run, options.reuse);
-    const phase = await runBatchPhase(splitBatches(batches, suite.batch), sink, phaseOptions);
+    const { batches, sink } = prepare(run.batches, run);
+    const phase = await runBatchPhase(batches, sink, phaseOptions);
     run.finish(scorer, phase.pending, phase.batchErrors);
     grading = { runs: phase.runs, cost: run.cost(suite.pricing) };
   }
@@ -155,9 +162,8 @@ export async function evaluate(options: EvalOptions): Promise<EvalOutcome> {
 async function conversationRounds(
   conversations: Conversation[],
   scorer: RunScorer,
-  reuse: EarlierOutputs | undefined,
   log: Logger,
-  send: (batches: Plan['batches'], sink: ResultSink, caching: Map<string, '5m' | '1h'>) => Promise<PhaseOutcome>,
+  send: (batches: PlannedBatch[], caching: Plan['caching']) => Promise<PhaseOutcome>,
 ): Promise<PhaseOutcome> {
   const out: PhaseOutcome = { runs: [], pending: new Set(), batchErrors: new Map() };
   for (let turn = 2; turn <= turnsOf(conversations); turn++) {
@@ -167,8 +173,7 @@ async function conversationRounds(
     for (const { case: c, model, error } of round.failed) scorer.turnFailed(c, model, error);
     if (round.sent.length === 0) continue;
     log.info(`conversations: turn ${turn}: ${plural(round.sent.length, 'case')}, sent with the turns before them`);
-    const { batches, sink } = reuseEarlier(round.batches, scorer, reuse);
-    const phase = await send(batches, sink, round.caching);
+    const phase = await send(round.batches, round.caching);
     out.runs.push(...phase.runs);
     for (const id of phase.pending) out.pending.add(id);
     for (const [id, why] of phase.batchErrors) out.batchErrors.set(id, why);

@@ -22948,6 +22948,14 @@ const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createR
  */
 /** Tries of a create after the first, as the SDKs' `maxRetries: 4` would make. */
 const CREATE_RETRIES = 4;
+/** An SDK error as the retry rules see it; undefined for anything else. */
+function create_retry_failureOf(err, sdk) {
+    if (err instanceof sdk.APIConnectionError)
+        return { connection: true };
+    if (err instanceof sdk.APIError)
+        return { connection: false, status: err.status, headers: err.headers };
+    return undefined;
+}
 /** The SDKs' rule: connection errors, 408, 409, 429 and 5xx are tried again, unless `x-should-retry` says otherwise. */
 function retryable(failure) {
     if (!failure)
@@ -23158,8 +23166,8 @@ class AnthropicBatchProvider {
      * submit fails naming them rather than pay for the requests twice.
      */
     async #createOnce(bodyPath, count, label) {
-        const { APIConnectionError, APIError } = await __nccwpck_require__.e(/* import() */ 407).then(__nccwpck_require__.bind(__nccwpck_require__, 6407));
-        const failureOf = (err) => err instanceof APIConnectionError ? { connection: true } : err instanceof APIError ? { connection: false, status: err.status, headers: err.headers } : undefined;
+        const sdk = await __nccwpck_require__.e(/* import() */ 407).then(__nccwpck_require__.bind(__nccwpck_require__, 6407));
+        const failureOf = (err) => create_retry_failureOf(err, sdk);
         const batches = await this.#batches();
         const since = Date.now() - CLOCK_SKEW_MS;
         let failure;
@@ -54379,6 +54387,8 @@ bedrock_a = brand_privateBedrockClient;
 
 
 
+/** An error of the openai SDK as the retry rules see it. */
+const failureOf = (err) => create_retry_failureOf(err, { APIError: APIError, APIConnectionError: APIConnectionError });
 const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 const OPENAI_LIMITS = { maxRequests: 50_000, maxBytes: 200 * 1024 * 1024 };
 const CHAT_ENDPOINT = '/v1/chat/completions';
@@ -54525,14 +54535,6 @@ class OpenAIBatchProvider {
     }
 }
 /** What the SDK retries: connection errors and timeouts, 408, 409, 429 and 5xx, or what `x-should-retry` says. */
-/** An SDK error as the retry rules see it. */
-function failureOf(err) {
-    if (err instanceof APIConnectionError)
-        return { connection: true };
-    if (err instanceof APIError)
-        return { connection: false, status: err.status, headers: err.headers };
-    return undefined;
-}
 /**
  * A suite's parameters for the Responses API, where two Chat Completions parameters moved (the API refuses them by
  * their old names): the output cap is `max_output_tokens`, and `response_format` is `text.format`, its
@@ -58109,276 +58111,6 @@ function fixedSource(file, location) {
     return { file, value: undefined, locate: () => location, locateKey: () => location };
 }
 
-;// CONCATENATED MODULE: ./src/config/graders.ts
-
-
-
-
-
-
-/** The key of promptfoo's provider-per-purpose mapping (`provider: {text: ..., embedding: ...}`) for a purpose. */
-const PURPOSE_KEY = { chat: 'text', embedding: 'embedding' };
-/** The chat grader when the suite names none and runs OpenAI models (promptfoo's default grader). */
-const DEFAULT_OPENAI_GRADER = 'openai:gpt-4.1';
-/** The chat grader when the suite names none and runs Anthropic models but no OpenAI one. */
-const DEFAULT_ANTHROPIC_GRADER = 'anthropic:messages:claude-sonnet-4-5';
-/** The embeddings model when the suite names none (promptfoo's default). */
-const DEFAULT_EMBEDDING_GRADER = 'openai:embedding:text-embedding-3-large';
-/** batch-evals' graders for a suite that names none: by the providers it runs. */
-function defaultGraders(providers) {
-    const anthropicOnly = !providers.some((p) => p.provider === 'openai') && providers.some((p) => p.provider === 'anthropic');
-    const chat = anthropicOnly
-        ? { id: DEFAULT_ANTHROPIC_GRADER, provider: 'anthropic', model: 'claude-sonnet-4-5' }
-        : { id: DEFAULT_OPENAI_GRADER, provider: 'openai', model: 'gpt-4.1' };
-    return {
-        chat: { ...chat, kind: 'chat', params: {}, isDefault: true },
-        embedding: { id: DEFAULT_EMBEDDING_GRADER, provider: 'openai', model: 'text-embedding-3-large', kind: 'embedding', params: {}, isDefault: true },
-    };
-}
-/**
- * Resolves the grader (and rubric prompt) of model-graded assertions: the assertion's own, else the test's
- * `options`, else `defaultTest.options`, else batch-evals' default. Each option as written is read once (a
- * `file://` rubric prompt is read once, a bad provider reported once, however many assertions use it), and the
- * specs it makes are shared.
- */
-class GraderResolver {
-    #defaults;
-    #suiteOptions;
-    #issues;
-    /** Per source (a JSONL line is a source of its own, with the same paths as the next line), per slot. */
-    #seen = new WeakMap();
-    constructor(providers, suiteOptions, issues) {
-        this.#defaults = defaultGraders(providers);
-        this.#suiteOptions = suiteOptions;
-        this.#issues = issues;
-    }
-    /**
-     * `written` with its grader and rubric prompt, for the test it runs in (`test` undefined: defaultTest's own,
-     * shared by tests without grading options). Not graded, or not resolvable (the issue is recorded): as it is.
-     */
-    apply(written, test) {
-        const a = written.assertion;
-        if (!isGraded(a.type))
-            return a;
-        const slots = (key) => {
-            const out = [{ value: written[key], source: written.source, path: [...written.path, key], level: 'assertion' }];
-            if (test)
-                out.push({ value: test[key], source: test.source, path: [...test.path, key], level: 'test' });
-            const suite = this.#suiteOptions;
-            if (suite)
-                out.push({ value: suite[key], source: suite.source, path: [...suite.path, key], level: 'defaultTest' });
-            return out;
-        };
-        const needs = `the ${a.type} assertion`;
-        const providers = slots('provider');
-        const graded = { ...a };
-        if (a.type === 'similar') {
-            graded.grader = this.#grader('embedding', providers, needs);
-        }
-        else {
-            graded.grader = this.#grader('chat', providers, needs);
-            if (a.type === 'answer-relevance')
-                graded.embeddingGrader = this.#grader('embedding', providers, needs);
-            const rubricPrompt = this.#rubricPrompt(slots('rubricPrompt'));
-            if (rubricPrompt !== undefined)
-                graded.rubricPrompt = rubricPrompt;
-            const scores = a.type === 'factuality' ? (test?.factuality ?? this.#suiteOptions?.factuality) : undefined;
-            if (scores)
-                graded.factualityScores = scores;
-        }
-        return graded;
-    }
-    #grader(purpose, slots, needs) {
-        for (const slot of slots) {
-            if (slot.value === undefined || slot.value === null)
-                continue;
-            const outcome = this.#once(slot, purpose, () => this.#graderAt(slot, purpose, needs));
-            if ('absent' in outcome)
-                continue;
-            return 'value' in outcome ? outcome.value : undefined;
-        }
-        return this.#defaults[purpose];
-    }
-    #graderAt(slot, purpose, needs) {
-        const { value, path } = slot;
-        if (typeof value === 'string')
-            return this.#model(slot, value, path, purpose, needs);
-        if (graders_isRecord(value)) {
-            const key = PURPOSE_KEY[purpose];
-            if (value[key] !== undefined)
-                return this.#model(slot, value[key], [...path, key], purpose, needs);
-            if (value.id !== undefined)
-                return this.#model(slot, value, path, purpose, needs);
-            // A mapping by purpose without this purpose: an assertion's own provider must name it (promptfoo fails
-            // there); a test's or defaultTest's leaves this purpose to the next level, or to the default.
-            if (slot.level !== 'assertion')
-                return { absent: true };
-            return this.#fail(slot, path, `names no ${purpose === 'chat' ? 'chat' : 'embeddings'} model for ${needs}: give it ${keyPathString([path[path.length - 1], key])}, or an id`);
-        }
-        return this.#fail(slot, path, 'must be a provider id or a mapping with an id');
-    }
-    #model(slot, written, path, purpose, needs) {
-        const item = typeof written === 'string' ? { id: written } : graders_isRecord(written) ? written : undefined;
-        if (!item || typeof item.id !== 'string')
-            return this.#fail(slot, path, 'must be a provider id or a mapping with an id');
-        const idPath = typeof written === 'string' ? path : [...path, 'id'];
-        const parsed = parseGraderId(item.id, purpose, needs);
-        if ('error' in parsed)
-            return this.#fail(slot, idPath, parsed.error, path);
-        const { params, baseURL } = requestOptions(graders_isRecord(item.config) ? item.config : undefined);
-        const spec = { id: item.id, provider: parsed.provider, model: parsed.model, kind: purpose, params };
-        if (baseURL !== undefined)
-            spec.baseURL = baseURL;
-        if (parsed.api)
-            spec.api = parsed.api;
-        return { value: spec };
-    }
-    #fail(slot, at, message, keyPath = at) {
-        this.#issues.push({ message, location: slot.source.locate(at), keyPath: keyPathString(keyPath) });
-        return { failed: true };
-    }
-    #rubricPrompt(slots) {
-        for (const slot of slots) {
-            // promptfoo takes the first that is set (`||`): an empty text is not set.
-            if (slot.value === undefined || slot.value === null || slot.value === '')
-                continue;
-            const outcome = this.#once(slot, 'rubricPrompt', () => this.#rubricPromptAt(slot));
-            return 'value' in outcome ? outcome.value : undefined;
-        }
-        return undefined;
-    }
-    #rubricPromptAt(slot) {
-        const { value, source, path } = slot;
-        if (Array.isArray(value))
-            return { value: value };
-        if (typeof value !== 'string')
-            return this.#fail(slot, path, 'must be a text or a list of {role, content} messages');
-        if (!isFileRef(value))
-            return { value: rubricPromptOf(value) };
-        const file = resolveRef(value, (0,external_node_path_.dirname)(source.file));
-        const ext = extensionOf(file);
-        if (hasGlob(file))
-            return this.#fail(slot, path, `rubricPrompt file globs are not supported: ${value}`);
-        if (['.js', '.cjs', '.mjs', '.ts', '.py'].includes(ext)) {
-            return this.#fail(slot, path, `rubricPrompt functions are not supported (${value}); use a text, JSON or YAML file`);
-        }
-        let text;
-        try {
-            text = readReferenced(file, source.locate(path), keyPathString(path));
-        }
-        catch (err) {
-            if (!(err instanceof ConfigError))
-                throw err;
-            this.#issues.push(...err.issues);
-            return { failed: true };
-        }
-        if (ext === '.yaml' || ext === '.yml') {
-            try {
-                const doc = parseYaml(text, file).value;
-                if (typeof doc === 'string')
-                    return { value: rubricPromptOf(doc) };
-                const messages = chatMessages(doc);
-                if (messages)
-                    return { value: messages };
-            }
-            catch (err) {
-                if (!(err instanceof ConfigError))
-                    throw err;
-                // Not YAML that we read (a template in it, say): its text, as promptfoo sends it.
-            }
-        }
-        return { value: rubricPromptOf(text) };
-    }
-    #once(slot, what, make) {
-        let bySlot = this.#seen.get(slot.source);
-        if (!bySlot)
-            this.#seen.set(slot.source, (bySlot = new Map()));
-        const key = `${what} ${keyPathString(slot.path)}`;
-        let outcome = bySlot.get(key);
-        if (!outcome)
-            bySlot.set(key, (outcome = make()));
-        return outcome;
-    }
-}
-/**
- * A rubric prompt written as text: the chat messages when it is a JSON list of them (as promptfoo reads it:
- * its strings are the templates), else the text, a template to render.
- */
-function rubricPromptOf(text) {
-    const trimmed = text.trim();
-    if (!trimmed.startsWith('['))
-        return text;
-    try {
-        return chatMessages(JSON.parse(trimmed)) ?? text;
-    }
-    catch {
-        return text;
-    }
-}
-const ROLES = ['system', 'developer', 'user', 'assistant'];
-function chatMessages(value) {
-    if (!Array.isArray(value) || value.length === 0)
-        return undefined;
-    const ok = value.every((m) => graders_isRecord(m) && typeof m.role === 'string' && ROLES.includes(m.role) && typeof m.content === 'string');
-    return ok ? value.map((m) => ({ role: m.role, content: m.content })) : undefined;
-}
-/**
- * The value of a model-graded assertion, checked as promptfoo checks it when it grades: llm-rubric a rubric (text,
- * or a mapping or list it shows the grader as JSON); factuality a reference answer and model-graded-closedqa a
- * criterion (text); g-eval criteria and similar expected texts (a text or a list of them); answer-relevance none.
- */
-function gradedValueProblem(type, value) {
-    switch (type) {
-        case 'llm-rubric':
-            if (typeof value === 'number' || typeof value === 'boolean')
-                return { message: `llm-rubric's value must be the rubric, a text, not ${describe(value)}` };
-            return undefined;
-        case 'factuality':
-        case 'model-graded-closedqa': {
-            const what = type === 'factuality' ? 'the reference answer' : 'the criterion the output must meet';
-            if (value === undefined || value === null)
-                return { message: `${type} needs a value: ${what}` };
-            if (typeof value !== 'string')
-                return { message: `${type}'s value must be ${what}, a text, not ${describe(value)}${colonHint(value)}` };
-            return undefined;
-        }
-        case 'g-eval':
-        case 'similar': {
-            const what = type === 'g-eval' ? 'the criteria (a text or a list of texts)' : 'the expected text (or a list of texts, any one of which may match)';
-            if (value === undefined || value === null)
-                return { message: `${type} needs a value: ${what}` };
-            if (typeof value === 'string')
-                return undefined;
-            if (!Array.isArray(value))
-                return { message: `${type}'s value must be ${what}, not ${describe(value)}${colonHint(value)}` };
-            if (value.length === 0)
-                return { message: `${type}'s value is an empty list: it needs ${what}` };
-            const bad = value.findIndex((v) => typeof v !== 'string');
-            if (bad >= 0)
-                return { message: `${type}'s value must be ${what}; this item is ${describe(value[bad])}${colonHint(value[bad])}`, item: bad };
-            return undefined;
-        }
-        default:
-            return undefined;
-    }
-}
-/** YAML reads an unquoted `- Recommends a ruler: realized ROI` as a mapping: say so. */
-function colonHint(value) {
-    return graders_isRecord(value) && Object.keys(value).length === 1 ? " (an unquoted text with ': ' in it is read as a mapping; quote it)" : '';
-}
-function describe(value) {
-    if (value === null)
-        return 'empty (null)';
-    if (Array.isArray(value))
-        return 'a list';
-    if (typeof value === 'object')
-        return 'a mapping';
-    return `${typeof value} ${JSON.stringify(value)}`;
-}
-function graders_isRecord(value) {
-    return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 // EXTERNAL MODULE: ./node_modules/ajv/dist/ajv.js
 var ajv = __nccwpck_require__(2463);
 ;// CONCATENATED MODULE: ./src/config/schema.ts
@@ -58833,6 +58565,265 @@ function deleteAt(root, path, key) {
         Reflect.deleteProperty(node, key);
 }
 
+;// CONCATENATED MODULE: ./src/config/graders.ts
+
+
+
+
+
+
+
+/** The key of promptfoo's provider-per-purpose mapping (`provider: {text: ..., embedding: ...}`) for a purpose. */
+const PURPOSE_KEY = { chat: 'text', embedding: 'embedding' };
+/** The chat grader when the suite names none and runs OpenAI models (promptfoo's default grader). */
+const DEFAULT_OPENAI_GRADER = 'openai:gpt-4.1';
+/** The chat grader when the suite names none and runs Anthropic models but no OpenAI one. */
+const DEFAULT_ANTHROPIC_GRADER = 'anthropic:messages:claude-sonnet-4-5';
+/** The embeddings model when the suite names none (promptfoo's default). */
+const DEFAULT_EMBEDDING_GRADER = 'openai:embedding:text-embedding-3-large';
+/** batch-evals' graders for a suite that names none: by the providers it runs. */
+function defaultGraders(providers) {
+    const anthropicOnly = !providers.some((p) => p.provider === 'openai') && providers.some((p) => p.provider === 'anthropic');
+    const chat = anthropicOnly
+        ? { id: DEFAULT_ANTHROPIC_GRADER, provider: 'anthropic', model: 'claude-sonnet-4-5' }
+        : { id: DEFAULT_OPENAI_GRADER, provider: 'openai', model: 'gpt-4.1' };
+    return {
+        chat: { ...chat, kind: 'chat', params: {}, isDefault: true },
+        embedding: { id: DEFAULT_EMBEDDING_GRADER, provider: 'openai', model: 'text-embedding-3-large', kind: 'embedding', params: {}, isDefault: true },
+    };
+}
+/**
+ * Resolves the grader (and rubric prompt) of model-graded assertions: the assertion's own, else the test's
+ * `options`, else `defaultTest.options`, else batch-evals' default. Each option as written is read once (a
+ * `file://` rubric prompt is read once, a bad provider reported once, however many assertions use it), and the
+ * specs it makes are shared.
+ */
+class GraderResolver {
+    #defaults;
+    #suiteOptions;
+    #issues;
+    /** Per source (a JSONL line is a source of its own, with the same paths as the next line), per slot. */
+    #seen = new WeakMap();
+    constructor(providers, suiteOptions, issues) {
+        this.#defaults = defaultGraders(providers);
+        this.#suiteOptions = suiteOptions;
+        this.#issues = issues;
+    }
+    /**
+     * `written` with its grader and rubric prompt, for the test it runs in (`test` undefined: defaultTest's own,
+     * shared by tests without grading options). Not graded, or not resolvable (the issue is recorded): as it is.
+     */
+    apply(written, test) {
+        const a = written.assertion;
+        if (!isGraded(a.type))
+            return a;
+        const slots = (key) => {
+            const out = [{ value: written[key], source: written.source, path: [...written.path, key], level: 'assertion' }];
+            if (test)
+                out.push({ value: test[key], source: test.source, path: [...test.path, key], level: 'test' });
+            const suite = this.#suiteOptions;
+            if (suite)
+                out.push({ value: suite[key], source: suite.source, path: [...suite.path, key], level: 'defaultTest' });
+            return out;
+        };
+        const needs = `the ${a.type} assertion`;
+        const providers = slots('provider');
+        const graded = { ...a };
+        if (a.type === 'similar') {
+            graded.grader = this.#grader('embedding', providers, needs);
+        }
+        else {
+            graded.grader = this.#grader('chat', providers, needs);
+            if (a.type === 'answer-relevance')
+                graded.embeddingGrader = this.#grader('embedding', providers, needs);
+            const rubricPrompt = this.#rubricPrompt(slots('rubricPrompt'));
+            if (rubricPrompt !== undefined)
+                graded.rubricPrompt = rubricPrompt;
+            const scores = a.type === 'factuality' ? (test?.factuality ?? this.#suiteOptions?.factuality) : undefined;
+            if (scores)
+                graded.factualityScores = scores;
+        }
+        return graded;
+    }
+    #grader(purpose, slots, needs) {
+        for (const slot of slots) {
+            if (slot.value === undefined || slot.value === null)
+                continue;
+            const outcome = this.#once(slot, purpose, () => this.#graderAt(slot, purpose, needs));
+            if ('absent' in outcome)
+                continue;
+            return 'value' in outcome ? outcome.value : undefined;
+        }
+        return this.#defaults[purpose];
+    }
+    #graderAt(slot, purpose, needs) {
+        const { value, path } = slot;
+        if (typeof value === 'string')
+            return this.#model(slot, value, path, purpose, needs);
+        if (isRecord(value)) {
+            const key = PURPOSE_KEY[purpose];
+            if (value[key] !== undefined)
+                return this.#model(slot, value[key], [...path, key], purpose, needs);
+            if (value.id !== undefined)
+                return this.#model(slot, value, path, purpose, needs);
+            // A mapping by purpose without this purpose: an assertion's own provider must name it (promptfoo fails
+            // there); a test's or defaultTest's leaves this purpose to the next level, or to the default.
+            if (slot.level !== 'assertion')
+                return { absent: true };
+            return this.#fail(slot, path, `names no ${purpose === 'chat' ? 'chat' : 'embeddings'} model for ${needs}: give it ${keyPathString([path[path.length - 1], key])}, or an id`);
+        }
+        return this.#fail(slot, path, 'must be a provider id or a mapping with an id');
+    }
+    #model(slot, written, path, purpose, needs) {
+        const item = typeof written === 'string' ? { id: written } : isRecord(written) ? written : undefined;
+        if (!item || typeof item.id !== 'string')
+            return this.#fail(slot, path, 'must be a provider id or a mapping with an id');
+        const idPath = typeof written === 'string' ? path : [...path, 'id'];
+        const parsed = parseGraderId(item.id, purpose, needs);
+        if ('error' in parsed)
+            return this.#fail(slot, idPath, parsed.error, path);
+        const { params, baseURL } = requestOptions(isRecord(item.config) ? item.config : undefined);
+        const spec = { id: item.id, provider: parsed.provider, model: parsed.model, kind: purpose, params };
+        if (baseURL !== undefined)
+            spec.baseURL = baseURL;
+        if (parsed.api)
+            spec.api = parsed.api;
+        return { value: spec };
+    }
+    #fail(slot, at, message, keyPath = at) {
+        this.#issues.push({ message, location: slot.source.locate(at), keyPath: keyPathString(keyPath) });
+        return { failed: true };
+    }
+    #rubricPrompt(slots) {
+        for (const slot of slots) {
+            // promptfoo takes the first that is set (`||`): an empty text is not set.
+            if (slot.value === undefined || slot.value === null || slot.value === '')
+                continue;
+            const outcome = this.#once(slot, 'rubricPrompt', () => this.#rubricPromptAt(slot));
+            return 'value' in outcome ? outcome.value : undefined;
+        }
+        return undefined;
+    }
+    #rubricPromptAt(slot) {
+        const { value, source, path } = slot;
+        if (Array.isArray(value))
+            return { value: value };
+        if (typeof value !== 'string')
+            return this.#fail(slot, path, 'must be a text or a list of {role, content} messages');
+        if (!isFileRef(value))
+            return { value: rubricPromptOf(value) };
+        const file = resolveRef(value, (0,external_node_path_.dirname)(source.file));
+        const ext = extensionOf(file);
+        if (hasGlob(file))
+            return this.#fail(slot, path, `rubricPrompt file globs are not supported: ${value}`);
+        if (['.js', '.cjs', '.mjs', '.ts', '.py'].includes(ext)) {
+            return this.#fail(slot, path, `rubricPrompt functions are not supported (${value}); use a text, JSON or YAML file`);
+        }
+        let text;
+        try {
+            text = readReferenced(file, source.locate(path), keyPathString(path));
+        }
+        catch (err) {
+            if (!(err instanceof ConfigError))
+                throw err;
+            this.#issues.push(...err.issues);
+            return { failed: true };
+        }
+        if (ext === '.yaml' || ext === '.yml') {
+            try {
+                const doc = parseYaml(text, file).value;
+                if (typeof doc === 'string')
+                    return { value: rubricPromptOf(doc) };
+                const messages = chatMessages(doc);
+                if (messages)
+                    return { value: messages };
+            }
+            catch (err) {
+                if (!(err instanceof ConfigError))
+                    throw err;
+                // Not YAML that we read (a template in it, say): its text, as promptfoo sends it.
+            }
+        }
+        return { value: rubricPromptOf(text) };
+    }
+    #once(slot, what, make) {
+        let bySlot = this.#seen.get(slot.source);
+        if (!bySlot)
+            this.#seen.set(slot.source, (bySlot = new Map()));
+        const key = `${what} ${keyPathString(slot.path)}`;
+        let outcome = bySlot.get(key);
+        if (!outcome)
+            bySlot.set(key, (outcome = make()));
+        return outcome;
+    }
+}
+/**
+ * A rubric prompt written as text: the chat messages when it is a JSON list of them (as promptfoo reads it:
+ * its strings are the templates), else the text, a template to render.
+ */
+function rubricPromptOf(text) {
+    const trimmed = text.trim();
+    if (!trimmed.startsWith('['))
+        return text;
+    try {
+        return chatMessages(JSON.parse(trimmed)) ?? text;
+    }
+    catch {
+        return text;
+    }
+}
+const ROLES = ['system', 'developer', 'user', 'assistant'];
+function chatMessages(value) {
+    if (!Array.isArray(value) || value.length === 0)
+        return undefined;
+    const ok = value.every((m) => isRecord(m) && typeof m.role === 'string' && ROLES.includes(m.role) && typeof m.content === 'string');
+    return ok ? value.map((m) => ({ role: m.role, content: m.content })) : undefined;
+}
+/**
+ * The value of a model-graded assertion, checked as promptfoo checks it when it grades: llm-rubric a rubric (text,
+ * or a mapping or list it shows the grader as JSON); factuality a reference answer and model-graded-closedqa a
+ * criterion (text); g-eval criteria and similar expected texts (a text or a list of them); answer-relevance none.
+ */
+function gradedValueProblem(type, value) {
+    switch (type) {
+        case 'llm-rubric':
+            if (typeof value === 'number' || typeof value === 'boolean')
+                return { message: `llm-rubric's value must be the rubric, a text, not ${describeValue(value)}` };
+            return undefined;
+        case 'factuality':
+        case 'model-graded-closedqa': {
+            const what = type === 'factuality' ? 'the reference answer' : 'the criterion the output must meet';
+            if (value === undefined || value === null)
+                return { message: `${type} needs a value: ${what}` };
+            if (typeof value !== 'string')
+                return { message: `${type}'s value must be ${what}, a text, not ${describeValue(value)}${colonHint(value)}` };
+            return undefined;
+        }
+        case 'g-eval':
+        case 'similar': {
+            const what = type === 'g-eval' ? 'the criteria (a text or a list of texts)' : 'the expected text (or a list of texts, any one of which may match)';
+            if (value === undefined || value === null)
+                return { message: `${type} needs a value: ${what}` };
+            if (typeof value === 'string')
+                return undefined;
+            if (!Array.isArray(value))
+                return { message: `${type}'s value must be ${what}, not ${describeValue(value)}${colonHint(value)}` };
+            if (value.length === 0)
+                return { message: `${type}'s value is an empty list: it needs ${what}` };
+            const bad = value.findIndex((v) => typeof v !== 'string');
+            if (bad >= 0)
+                return { message: `${type}'s value must be ${what}; this item is ${describeValue(value[bad])}${colonHint(value[bad])}`, item: bad };
+            return undefined;
+        }
+        default:
+            return undefined;
+    }
+}
+/** YAML reads an unquoted `- Recommends a ruler: realized ROI` as a mapping: say so. */
+function colonHint(value) {
+    return isRecord(value) && Object.keys(value).length === 1 ? " (an unquoted text with ': ' in it is read as a mapping; quote it)" : '';
+}
+
 ;// CONCATENATED MODULE: ./src/config/tests.ts
 
 
@@ -59081,7 +59072,558 @@ function checkPromptFilters(providers, labels, source) {
         throw new ConfigError(issues);
 }
 
+;// CONCATENATED MODULE: ./src/cost/cost.ts
+
+/**
+ * The price of a model: a suite override, else the table entry whose id is the model or the longest prefix of
+ * it followed by a version suffix (`gpt-4o-2024-08-06` is gpt-4o, `gpt-4o-mini` is not). Undefined when unknown.
+ */
+function priceOf(model, overrides = {}) {
+    const override = overrides[model];
+    if (override) {
+        return {
+            input: override.input,
+            output: override.output,
+            cachedInput: override.cachedInput ?? override.input,
+            cacheWrite: override.cacheWrite ?? override.input,
+        };
+    }
+    if (PRICES[model])
+        return PRICES[model];
+    const prefix = Object.keys(PRICES)
+        .filter((id) => model.startsWith(`${id}-`) && /^-(\d{4}-?\d{2}-?\d{2}|latest|\d{8})$/.test(model.slice(id.length)))
+        .sort((a, b) => b.length - a.length)[0];
+    return prefix ? PRICES[prefix] : undefined;
+}
+/**
+ * The cost in USD of one request's usage; `batch` applies the batch discount, to every line (cache reads and writes
+ * included: Anthropic's batch and caching discounts stack; OpenAI's cached tokens are priced as its usage reports them).
+ */
+function costOf(usage, price, batch) {
+    const perMillion = usage.inputTokens * price.input +
+        usage.cachedInputTokens * price.cachedInput +
+        usage.cacheWriteTokens * price.cacheWrite +
+        (usage.cacheWrite1hTokens ?? 0) * cacheWrite1hPrice(price) +
+        usage.outputTokens * price.output;
+    return (perMillion / 1_000_000) * (batch ? BATCH_DISCOUNT : 1);
+}
+function cacheWrite1hPrice(price) {
+    return price.cacheWrite1h ?? price.input * 2;
+}
+/**
+ * What the prompt cache saved on one request, in USD: its cache reads at the full input price less what they cost,
+ * less the premium its cache writes cost over the full input price (negative when it wrote and read nothing back).
+ * Undefined when the request neither read from nor wrote to a cache.
+ */
+function cacheSavingOf(usage, price, batch) {
+    const hour = usage.cacheWrite1hTokens ?? 0;
+    if (!usage.cachedInputTokens && !usage.cacheWriteTokens && !hour)
+        return undefined;
+    const perMillion = usage.cachedInputTokens * (price.input - price.cachedInput) - usage.cacheWriteTokens * (price.cacheWrite - price.input) - hour * (cacheWrite1hPrice(price) - price.input);
+    return (perMillion / 1_000_000) * (batch ? BATCH_DISCOUNT : 1);
+}
+function emptyCost() {
+    return { batch: 0, realtime: 0, unpricedRequests: 0 };
+}
+function addUsage(total, usage, price) {
+    if (!usage)
+        return;
+    if (!price) {
+        total.unpricedRequests++;
+        return;
+    }
+    total.batch += costOf(usage, price, true);
+    total.realtime += costOf(usage, price, false);
+}
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/plan/request-id.ts
+
+/**
+ * The request's identity: a hash of everything that decides the answer. Used as `custom_id` (Anthropic allows
+ * `^[a-zA-Z0-9_-]{1,64}$`), to join results, and to send an identical request once.
+ */
+function requestId(parts) {
+    const id = `r${(0,external_node_crypto_.createHash)('sha256').update(canonicalJson(parts)).digest('hex').slice(0, 40)}`;
+    // As one flat string: the template makes a rope over a slice that keeps all 64 hex digits alive (90 bytes
+    // more per request, held by the plan, the batches and the scorer's maps for the whole run).
+    return Buffer.from(id, 'latin1').toString('latin1');
+}
+/** JSON with object keys sorted, so equal values always hash alike. */
+function canonicalJson(value) {
+    if (Array.isArray(value))
+        return `[${value.map(canonicalJson).join(',')}]`;
+    if (value && typeof value === 'object') {
+        const entries = Object.entries(value)
+            .filter(([, v]) => v !== undefined)
+            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+        return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+    }
+    return JSON.stringify(value) ?? 'null';
+}
+
+;// CONCATENATED MODULE: ./src/score/json-checks.ts
+
+
+const json_checks_ajv = new ajv.Ajv({ allErrors: true, strict: false, logger: false });
+const validators = new Map();
+/** Whether an is-json / contains-json value asks for a schema check (promptfoo skips null, undefined and ''). */
+function hasSchema(value) {
+    return value !== undefined && value !== null && value !== '';
+}
+/** Compiles a JSON schema given as an object, or as JSON or YAML text (promptfoo accepts both). */
+function schemaValidator(value) {
+    const schema = typeof value === 'string' ? (0,dist/* parse */.qg)(value) : value;
+    if (typeof schema !== 'boolean' && (typeof schema !== 'object' || schema === null)) {
+        throw new Error('the value must be a JSON schema (an object, or JSON or YAML text of one)');
+    }
+    // Every case renders its own copy of the value, so cache by content rather than identity.
+    const key = JSON.stringify(schema);
+    let validate = validators.get(key);
+    if (!validate) {
+        validate = json_checks_ajv.compile(schema);
+        validators.set(key, validate);
+    }
+    return validate;
+}
+function json_checks_schemaErrors(validate) {
+    return json_checks_ajv.errorsText(validate.errors);
+}
+function parseJson(text) {
+    try {
+        return { ok: true, value: JSON.parse(text) };
+    }
+    catch {
+        return { ok: false };
+    }
+}
+/**
+ * The JSON objects embedded in text (prose, code fences), as promptfoo's contains-json finds them: each
+ * balanced `{...}` that parses, scanning on after it. Bare arrays and scalars do not count; objects inside an
+ * array do.
+ */
+function extractJsonObjects(text) {
+    const found = [];
+    for (let start = text.indexOf('{'); start !== -1;) {
+        const end = matchingBrace(text, start);
+        const parsed = end === -1 ? undefined : parseJson(text.slice(start, end + 1));
+        if (parsed?.ok && typeof parsed.value === 'object' && parsed.value !== null) {
+            found.push(parsed.value);
+            start = text.indexOf('{', end + 1);
+        }
+        else {
+            start = text.indexOf('{', start + 1);
+        }
+    }
+    return found;
+}
+/** Index of the `}` closing the `{` at `start`, skipping braces inside JSON strings; -1 when unbalanced. */
+function matchingBrace(text, start) {
+    let depth = 0;
+    let inString = false;
+    for (let i = start; i < text.length; i++) {
+        const c = text[i];
+        if (inString) {
+            if (c === '\\')
+                i++;
+            else if (c === '"')
+                inString = false;
+        }
+        else if (c === '"') {
+            inString = true;
+        }
+        else if (c === '{') {
+            depth++;
+        }
+        else if (c === '}' && --depth === 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+;// CONCATENATED MODULE: ./src/score/script.ts
+/**
+ * Inline JavaScript as promptfoo runs it (javascript assertions and transforms): a value on one line is an
+ * expression, optionally after `const`/`let`/`var` statements; a value spanning lines is a function body that
+ * returns its own result.
+ */
+function functionBody(code) {
+    // YAML block scalars (`value: |`) end with a newline; that alone does not make the value multi-line.
+    const source = code.trimEnd();
+    if (source.includes('\n'))
+        return source;
+    const line = source.trim().replace(/;+\s*$/, '');
+    if (!/^(const|let|var)\s/.test(line))
+        return `return ${line}`;
+    const semicolon = lastTopLevelSemicolon(line);
+    const last = semicolon === -1 ? '' : line.slice(semicolon + 1).trim();
+    return last ? `${line.slice(0, semicolon + 1)} return ${last}` : line;
+}
+/**
+ * Compiled scripts by argument names and code. A suite runs the same few scripts for every case: compiling each
+ * call anew (`new Function`) left V8 a new function, bytecode and feedback per case, about 1 KB each until a full
+ * GC (240 MB of code space at 200,000 cases). Bounded, for suites whose code differs per test (templated).
+ */
+const script_compiled = new Map();
+const MAX_COMPILED = 1_000;
+/** Runs `code` as a function of the named arguments and returns what it returns. */
+function runScript(code, args) {
+    const names = Object.keys(args);
+    const key = `${names.join(',')}\n${code}`;
+    let fn = script_compiled.get(key);
+    if (!fn) {
+        fn = new Function(...names, functionBody(code));
+        if (script_compiled.size >= MAX_COMPILED)
+            script_compiled.clear();
+        script_compiled.set(key, fn);
+    }
+    return fn(...Object.values(args));
+}
+/** The code shortened to one line, to name it in an error message. */
+function snippet(code, max = 80) {
+    const line = code.replace(/\s+/g, ' ').trim();
+    return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+function errorMessage(err) {
+    return err instanceof Error ? err.message : String(err);
+}
+/** Index of the last `;` outside strings, comments and brackets, or -1. */
+function lastTopLevelSemicolon(code) {
+    let depth = 0;
+    let last = -1;
+    for (let i = 0; i < code.length; i++) {
+        const c = code[i];
+        if (c === '"' || c === "'" || c === '`') {
+            i = endOfString(code, i);
+        }
+        else if (c === '/' && code[i + 1] === '/') {
+            break;
+        }
+        else if (c === '/' && code[i + 1] === '*') {
+            const end = code.indexOf('*/', i + 2);
+            i = end === -1 ? code.length : end + 1;
+        }
+        else if (c === '(' || c === '[' || c === '{') {
+            depth++;
+        }
+        else if (c === ')' || c === ']' || c === '}') {
+            depth--;
+        }
+        else if (c === ';' && depth === 0) {
+            last = i;
+        }
+    }
+    return last;
+}
+function endOfString(code, start) {
+    const quote = code[start];
+    for (let i = start + 1; i < code.length; i++) {
+        if (code[i] === '\\')
+            i++;
+        else if (code[i] === quote)
+            return i;
+    }
+    return code.length;
+}
+
+;// CONCATENATED MODULE: ./src/score/assertions.ts
+
+
+
+
+
+/**
+ * Scores one assertion against the output, with promptfoo's semantics. The output is the model's text, or
+ * whatever a transform made of it (objects are compared as their JSON text). Problems with the assertion's value
+ * fail the assertion with the reason; only a type this stage does not know throws.
+ */
+function evaluateAssertion(assertion, output, ctx) {
+    const evaluate = Object.hasOwn(EVALUATORS, assertion.type) ? EVALUATORS[assertion.type] : undefined;
+    if (!evaluate)
+        throw new Error(`evaluateAssertion: unsupported assertion type '${assertion.type}'`);
+    try {
+        return evaluate(assertion, output, ctx);
+    }
+    catch (err) {
+        return { assertion, pass: false, score: 0, reason: `${assertionName(assertion)}: ${errorMessage(err)}` };
+    }
+}
+const EVALUATORS = {
+    equals: binary((v, out) => {
+        if (typeof v === 'object') {
+            const parsed = parseJson(out);
+            const expected = JSON.stringify(v);
+            return outputTo(parsed.ok && (0,external_node_util_.isDeepStrictEqual)(v, parsed.value), `equal ${expected}`, out);
+        }
+        return outputTo(out === String(v), `equal "${v}"`, out);
+    }),
+    contains: binary((v, out) => {
+        const needle = scalar(v);
+        return outputTo(out.includes(needle), `contain "${needle}"`);
+    }),
+    icontains: binary((v, out) => {
+        const needle = scalar(v);
+        return outputTo(out.toLowerCase().includes(needle.toLowerCase()), `contain "${needle}"`);
+    }),
+    'contains-any': binary((v, out) => containsAny(list(v), out, false)),
+    'icontains-any': binary((v, out) => containsAny(list(v), out, true)),
+    'contains-all': binary((v, out) => containsAll(list(v), out, false)),
+    'icontains-all': binary((v, out) => containsAll(list(v), out, true)),
+    'starts-with': binary((v, out) => {
+        const prefix = nonEmptyString(v);
+        return outputTo(out.startsWith(prefix), `start with "${prefix}"`);
+    }),
+    regex: binary((v, out) => {
+        const pattern = nonEmptyString(v);
+        let re;
+        try {
+            re = new RegExp(pattern);
+        }
+        catch (err) {
+            throw new Error(`invalid regular expression: ${errorMessage(err)}`);
+        }
+        return outputTo(re.test(out), `match regex "${pattern}"`);
+    }),
+    'is-json': binary((v, out) => {
+        const parsed = parseJson(out);
+        if (!parsed.ok)
+            return check(false, 'Expected output to be valid JSON', '');
+        if (!hasSchema(v))
+            return check(true, '', 'Expected output to not be valid JSON');
+        const validate = schemaValidator(v);
+        return check(validate(parsed.value), `JSON does not conform to the provided schema. Errors: ${json_checks_schemaErrors(validate)}`, 'Output is JSON that conforms to the provided schema');
+    }),
+    'contains-json': binary((v, out) => {
+        const objects = extractJsonObjects(out);
+        if (objects.length === 0)
+            return check(false, 'Expected output to contain valid JSON', '');
+        if (!hasSchema(v))
+            return check(true, '', 'Expected output to not contain valid JSON');
+        const validate = schemaValidator(v);
+        if (objects.some((o) => validate(o)))
+            return check(true, '', 'Output contains JSON conforming to the provided schema');
+        validate(objects[objects.length - 1]);
+        return check(false, `JSON does not conform to the provided schema. Errors: ${json_checks_schemaErrors(validate)}`, '');
+    }),
+    levenshtein: binary((v, out, a) => {
+        if (typeof v !== 'string')
+            throw new Error('the value must be a string');
+        const threshold = a.threshold ?? 5;
+        const distance = levenshtein(out, v);
+        return check(distance <= threshold, `Levenshtein distance ${distance} is greater than threshold ${threshold}`, `Levenshtein distance ${distance} is less than or equal to threshold ${threshold}`);
+    }),
+    'word-count': binary((v, out) => {
+        const words = countWords(out);
+        if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+            const { min, max } = v;
+            if (min === undefined && max === undefined)
+                throw new Error('the value must have "min" and/or "max"');
+            if ((min !== undefined && typeof min !== 'number') || (max !== undefined && typeof max !== 'number')) {
+                throw new Error('"min" and "max" must be numbers');
+            }
+            if (min !== undefined && max !== undefined && min > max)
+                throw new Error(`min (${min}) must not exceed max (${max})`);
+            const range = min === undefined ? `at most ${max}` : max === undefined ? `at least ${min}` : `between ${min} and ${max}`;
+            const inRange = (min === undefined || words >= min) && (max === undefined || words <= max);
+            return check(inRange, `Word count ${words} is not ${range}`, `Word count ${words} is ${range}`);
+        }
+        const expected = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+        if (Number.isNaN(expected))
+            throw new Error('the value must be a number or {min, max}');
+        return check(words === expected, `Word count ${words} does not equal expected ${expected}`, `Word count is ${expected}`);
+    }),
+    'rouge-n': (a, output) => {
+        if (typeof a.value !== 'string')
+            throw new Error('the value must be a string');
+        const score = rougeN(asText(output), a.value);
+        const threshold = a.threshold ?? 0.75;
+        const pass = score >= threshold !== a.negate;
+        const relation = score >= threshold ? 'greater than or equal to' : 'less than';
+        // promptfoo inverts the score of not-rouge-n, unlike the javascript score.
+        const reason = `ROUGE-N score ${score.toFixed(2)} is ${relation} threshold ${threshold}`;
+        return { assertion: a, pass, score: a.negate ? 1 - score : score, reason };
+    },
+    javascript: (a, output, ctx) => javascript(a, output, ctx),
+    cost: (a, _output, ctx) => {
+        if (ctx.cost === undefined) {
+            const why = "the model's price is unknown, so the request's cost cannot be checked (add a price for it under `pricing`)";
+            return notApplicable(a, why);
+        }
+        const cost = ctx.cost;
+        if (a.threshold === undefined) {
+            if (a.negate)
+                throw new Error('not-cost needs a threshold');
+            if (!a.metric)
+                throw new Error('cost without a threshold must set `metric` to record the cost as a named metric');
+            return { assertion: a, pass: true, score: cost, reason: 'Assertion passed' };
+        }
+        const pass = a.negate ? cost > a.threshold : cost <= a.threshold;
+        const failure = a.negate ? 'is less than or equal to' : 'is greater than';
+        const reason = pass ? 'Assertion passed' : `Cost $${cost.toPrecision(2)} ${failure} threshold ${a.threshold}`;
+        return { assertion: a, pass, score: pass ? 1 : 0, reason };
+    },
+    latency: (a) => notApplicable(a, 'latency cannot be measured in a batch: requests wait in a queue and are answered together, ' +
+        'so no request has a response time of its own'),
+};
+/** Evaluators whose check either holds or not: `not-` flips pass, and the score is 1 or 0. */
+function binary(fn) {
+    return (a, output) => {
+        const c = fn(a.value, asText(output), a);
+        const pass = c.holds !== a.negate;
+        const reason = pass ? 'Assertion passed' : a.negate ? c.negatedFailure : c.failure;
+        return { assertion: a, pass, score: pass ? 1 : 0, reason };
+    };
+}
+function check(holds, failure, negatedFailure) {
+    return { holds, failure, negatedFailure };
+}
+/** A check whose reasons read "Expected output to (not) <what>"; equals also quotes the output (shortened). */
+function outputTo(holds, what, output) {
+    const subject = output === undefined ? 'output' : `output "${output.length > 200 ? `${output.slice(0, 199)}…` : output}"`;
+    return check(holds, `Expected ${subject} to ${what}`, `Expected ${subject} to not ${what}`);
+}
+function containsAny(needles, out, ignoreCase) {
+    const hay = ignoreCase ? out.toLowerCase() : out;
+    const found = needles.filter((n) => hay.includes(ignoreCase ? n.toLowerCase() : n));
+    const quoted = needles.map((n) => `"${n}"`).join(', ');
+    return check(found.length > 0, `Expected output to contain one of ${quoted}`, `Expected output to not contain any of ${quoted}, but found "${found[0]}"`);
+}
+function containsAll(needles, out, ignoreCase) {
+    const hay = ignoreCase ? out.toLowerCase() : out;
+    const missing = needles.filter((n) => !hay.includes(ignoreCase ? n.toLowerCase() : n));
+    const all = needles.map((n) => `"${n}"`).join(', ');
+    return check(missing.length === 0, `Expected output to contain all of ${all}. Missing: ${missing.map((n) => `"${n}"`).join(', ')}`, `Expected output to not contain all of ${all}`);
+}
+/** The values of a contains-any/all assertion: a list, or a comma-separated string ("quoted, items" keep commas). */
+function list(value) {
+    if (Array.isArray(value)) {
+        if (value.length === 0)
+            throw new Error('the value must not be an empty list');
+        return value.map(String);
+    }
+    if (typeof value !== 'string' || value.trim() === '') {
+        throw new Error('the value must be a list or a comma-separated string');
+    }
+    const items = [];
+    let i = 0;
+    while (i < value.length) {
+        while (i < value.length && (value[i] === ',' || /\s/.test(value[i])))
+            i++;
+        if (i >= value.length)
+            break;
+        if (value[i] === '"') {
+            let item = '';
+            let closed = false;
+            for (i++; i < value.length; i++) {
+                if ((value[i] === '\\' || value[i] === '"') && value[i + 1] === '"')
+                    item += value[++i];
+                else if (value[i] === '\\' && value[i + 1] === '\\')
+                    item += value[++i];
+                else if (value[i] === '"') {
+                    closed = true;
+                    i++;
+                    break;
+                }
+                else
+                    item += value[i];
+            }
+            if (!closed)
+                throw new Error('a quoted item in the value is not closed');
+            while (i < value.length && /\s/.test(value[i]))
+                i++;
+            if (i < value.length && value[i] !== ',')
+                throw new Error('a quoted item in the value must be followed by a comma');
+            items.push(item);
+        }
+        else {
+            const end = value.indexOf(',', i);
+            const stop = end === -1 ? value.length : end;
+            items.push(value.slice(i, stop).trim());
+            i = stop;
+        }
+    }
+    return items;
+}
+function javascript(a, output, ctx) {
+    if (typeof a.value !== 'string' || a.value.trim() === '')
+        throw new Error('the value must be JavaScript code');
+    const code = a.value;
+    const withCode = (reason) => `${reason}\n${code.trimEnd()}`;
+    const failed = (reason) => ({ assertion: a, pass: false, score: 0, reason: withCode(reason) });
+    // promptfoo scripts call `context.provider.id()`.
+    const provider = { id: () => ctx.provider, label: ctx.provider };
+    const context = { vars: ctx.vars, prompt: ctx.prompt, provider, usage: ctx.usage, cost: ctx.cost };
+    let result;
+    try {
+        result = runScript(code, { output, context });
+    }
+    catch (err) {
+        return failed(`Custom function threw error: ${errorMessage(err)}`);
+    }
+    if (typeof result === 'boolean') {
+        const pass = result !== a.negate;
+        if (!pass)
+            return failed(`Custom function returned ${result}`);
+        return { assertion: a, pass, score: 1, reason: 'Assertion passed' };
+    }
+    if (typeof result === 'number' && Number.isFinite(result)) {
+        // A score passes when above 0, or when it reaches the threshold if one is set; `not-` flips pass but keeps the score.
+        const holds = a.threshold === undefined ? result > 0 : result >= a.threshold;
+        const pass = holds !== a.negate;
+        const threshold = a.threshold === undefined ? '' : ` (threshold ${a.threshold})`;
+        const reason = pass ? 'Assertion passed' : withCode(`Custom function returned ${result}${threshold}`);
+        return { assertion: a, pass, score: result, reason };
+    }
+    if (isGradingResult(result)) {
+        const pass = result.pass !== a.negate;
+        const score = typeof result.score === 'number' ? result.score : result.pass ? 1 : 0;
+        const fallback = pass ? 'Assertion passed' : `Custom function returned pass: ${result.pass}`;
+        const reason = typeof result.reason === 'string' && result.reason ? result.reason : fallback;
+        return { assertion: a, pass, score, reason };
+    }
+    const got = result instanceof Promise ? 'a Promise (async code is not supported)' : describe(result);
+    const multiLine = result === undefined && code.trimEnd().includes('\n');
+    const hint = multiLine ? ' (multi-line code is a function body and needs `return`)' : '';
+    return failed(`Custom function must return a boolean, a finite number, or an object {pass, score, reason}; it returned ${got}${hint}`);
+}
+function isGradingResult(value) {
+    if (typeof value !== 'object' || value === null || typeof value.pass !== 'boolean')
+        return false;
+    const score = value.score;
+    return score === undefined || (typeof score === 'number' && Number.isFinite(score));
+}
+function notApplicable(a, why) {
+    return { assertion: a, pass: false, score: 0, reason: `${assertionName(a)} not applicable: ${why}`, notApplicable: true };
+}
+/** The output as text: transforms may return objects, which assertions compare as JSON (as promptfoo does). */
+/** An output as text: a string as it is, anything else (a transform's result) as JSON. */
+function asText(output) {
+    return typeof output === 'string' ? output : (JSON.stringify(output) ?? String(output));
+}
+function scalar(value) {
+    if (typeof value === 'string' && value !== '')
+        return value;
+    if (typeof value === 'number' && !Number.isNaN(value))
+        return String(value);
+    throw new Error('the value must be a non-empty string or a number');
+}
+function nonEmptyString(value) {
+    if (typeof value === 'string' && value !== '')
+        return value;
+    throw new Error('the value must be a non-empty string');
+}
+function describe(value) {
+    if (value === undefined || value === null || typeof value === 'number')
+        return String(value);
+    if (typeof value === 'string')
+        return `the string ${JSON.stringify(snippet(value, 60))}`;
+    return `a value of type ${Array.isArray(value) ? 'array' : typeof value}`;
+}
+
 ;// CONCATENATED MODULE: ./src/grade/prompts.ts
+
 
 
 /**
@@ -59405,1312 +59947,11 @@ function forTemplates(vars) {
     }
     return out;
 }
-function asText(output) {
-    return typeof output === 'string' ? output : (JSON.stringify(output) ?? String(output));
-}
 function nonBlank(v) {
     return typeof v === 'string' && v.trim() !== '';
 }
 function nonBlankList(v) {
     return Array.isArray(v) && v.length > 0 && v.every(nonBlank);
-}
-
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./src/plan/request-id.ts
-
-/**
- * The request's identity: a hash of everything that decides the answer. Used as `custom_id` (Anthropic allows
- * `^[a-zA-Z0-9_-]{1,64}$`), to join results, and to send an identical request once.
- */
-function requestId(parts) {
-    const id = `r${(0,external_node_crypto_.createHash)('sha256').update(canonicalJson(parts)).digest('hex').slice(0, 40)}`;
-    // As one flat string: the template makes a rope over a slice that keeps all 64 hex digits alive (90 bytes
-    // more per request, held by the plan, the batches and the scorer's maps for the whole run).
-    return Buffer.from(id, 'latin1').toString('latin1');
-}
-/** JSON with object keys sorted, so equal values always hash alike. */
-function canonicalJson(value) {
-    if (Array.isArray(value))
-        return `[${value.map(canonicalJson).join(',')}]`;
-    if (value && typeof value === 'object') {
-        const entries = Object.entries(value)
-            .filter(([, v]) => v !== undefined)
-            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-        return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-    }
-    return JSON.stringify(value) ?? 'null';
-}
-
-;// CONCATENATED MODULE: ./src/plan/cache-prefix.ts
-
-
-/**
- * Anthropic prompt caching, opt-in per provider (`config.promptCaching`). Across a model's requests, each request's
- * longest prefix (the system prompt, then its messages one by one) that at least one other request shares byte for
- * byte, and that is long enough for Anthropic to cache, gets the cache breakpoint: the request's `cachePrefix`, which
- * the Anthropic provider sends as `cache_control` on that prefix's last block. The first request with a prefix writes
- * it to the cache (1.25 times the input price, 2 times for the 1-hour cache), later ones read it (0.1 times), batch
- * discount included. In a batch, Anthropic serves cache hits on a best-effort basis.
- */
-/**
- * Gives the requests of every Anthropic batch whose provider asked for caching (`optedIn`, the plan's `caching`) their
- * cache breakpoints, one model at a time. Called on the requests that are sent (after any that earlier outputs answer
- * are taken out, before batches are split), so a prefix counts as shared only by requests that go out.
- */
-function markPromptCaching(batches, optedIn, log) {
-    if (!optedIn || optedIn.size === 0)
-        return;
-    // A batch is one model at one endpoint (the cache is the endpoint's); the parts of a split one are counted together.
-    const byKey = new Map();
-    for (const batch of batches) {
-        if (batch.provider !== 'anthropic' || batch.purpose === 'grading')
-            continue;
-        const key = batch.key.replace(/#\d+$/, '');
-        const entry = byKey.get(key);
-        if (entry)
-            entry.requests.push(...batch.requests);
-        else
-            byKey.set(key, { model: batch.model, requests: [...batch.requests] });
-    }
-    for (const { model, requests } of byKey.values())
-        markCachePrefixes(model, requests, optedIn, log);
-}
-/** A prefix is marked when at least this many requests share it: one write, then reads. */
-const MIN_SHARING_REQUESTS = 2;
-/** Anthropic's rule of thumb: a Claude token is about 3.5 English characters (Anthropic has no offline tokenizer). */
-const CHARS_PER_TOKEN = 3.5;
-function estimateCacheTokens(chars) {
-    return Math.ceil(chars / CHARS_PER_TOKEN);
-}
-/**
- * The shortest prompt prefix Anthropic caches, in tokens, by model (Anthropic's prompt caching docs, "Cache
- * limitations", checked 2026-11; where copies of that table disagree, the lower figure). A shorter prefix marked with
- * cache_control is simply not cached (no error, no write charge), so for a model not listed the lowest minimum is
- * assumed and the marker is sent.
- */
-const MIN_CACHEABLE_TOKENS = [
-    ['claude-opus-4-6', 4096],
-    ['claude-opus-4-5', 4096],
-    ['claude-haiku-4-5', 4096],
-    ['claude-3-5-haiku', 2048],
-    ['claude-3-haiku', 2048],
-    ['claude-sonnet-4-6', 1024],
-    ['claude-sonnet-4-5', 1024],
-    ['claude-opus-4-1', 1024],
-    ['claude-opus-4', 1024],
-    ['claude-sonnet-4', 1024],
-    ['claude-3-7-sonnet', 1024],
-    ['claude-3-5-sonnet', 1024],
-    ['claude-3-opus', 1024],
-];
-const DEFAULT_MIN_CACHEABLE_TOKENS = 1024;
-/** The model's minimum cacheable prefix: the entry whose id is the model or the longest that starts it (dated versions). */
-function minCacheableTokens(model) {
-    const entry = MIN_CACHEABLE_TOKENS.filter(([id]) => model === id || model.startsWith(`${id}-`)).sort((a, b) => b[0].length - a[0].length)[0];
-    return entry ? { tokens: entry[1], known: true } : { tokens: DEFAULT_MIN_CACHEABLE_TOKENS, known: false };
-}
-/** Parameters that do not change the prompt Anthropic caches: requests that differ only in these share a cache. */
-const SAMPLING_PARAMS = new Set(['max_tokens', 'temperature', 'top_p', 'top_k', 'stop', 'stop_sequences', 'metadata', 'service_tier']);
-/**
- * Gives each opted-in request of one model its cache breakpoint: the longest prefix of its blocks that at least
- * MIN_SHARING_REQUESTS opted-in requests (with the same prompt-shaping parameters) share and that has at least the
- * model's minimum cacheable tokens. `optedIn` maps request ids to the cache they asked for. Logs what it did.
- */
-function markCachePrefixes(model, requests, optedIn, log) {
-    const minTokens = minCacheableTokens(model);
-    const candidates = requests.filter((r) => optedIn.has(r.id) && r.input === undefined);
-    const marking = { marked: 0, optedIn: candidates.length, prefixes: [], minTokens };
-    if (candidates.length === 0)
-        return marking;
-    const roots = new Map();
-    const blocksOf = new Map();
-    const rootOf = new Map();
-    for (const request of candidates) {
-        const group = promptParams(request);
-        let node = roots.get(group);
-        if (!node)
-            roots.set(group, (node = { count: 0, chars: 0 }));
-        rootOf.set(request, node);
-        const blocks = anthropicBlocks(request);
-        blocksOf.set(request, blocks);
-        node.count++;
-        for (const block of blocks) {
-            node.children ??= new Map();
-            let byText = node.children.get(block.role);
-            if (!byText)
-                node.children.set(block.role, (byText = new Map()));
-            let child = byText.get(block.text);
-            if (!child)
-                byText.set(block.text, (child = { count: 0, chars: node.chars + block.text.length }));
-            child.count++;
-            node = child;
-        }
-    }
-    const prefixes = new Map();
-    let longestTooShort = 0;
-    for (const request of candidates) {
-        let node = rootOf.get(request);
-        let best;
-        const blocks = blocksOf.get(request);
-        for (let depth = 0; depth < blocks.length; depth++) {
-            const block = blocks[depth];
-            node = node.children.get(block.role).get(block.text);
-            if (node.count < MIN_SHARING_REQUESTS)
-                break;
-            // An empty block cannot carry the marker (the API refuses an empty text block); a longer prefix still can.
-            if (block.text === '')
-                continue;
-            if (estimateCacheTokens(node.chars) >= minTokens.tokens)
-                best = { node, blocks: depth + 1 };
-            else
-                longestTooShort = Math.max(longestTooShort, estimateCacheTokens(node.chars));
-        }
-        if (!best)
-            continue;
-        request.cachePrefix = { blocks: best.blocks, ttl: optedIn.get(request.id) };
-        marking.marked++;
-        let prefix = prefixes.get(best.node);
-        if (!prefix)
-            prefixes.set(best.node, (prefix = { blocks: best.blocks, tokens: estimateCacheTokens(best.node.chars), requests: 0 }));
-        prefix.requests++;
-    }
-    marking.prefixes = [...prefixes.values()];
-    if (marking.marked < marking.optedIn && longestTooShort > 0)
-        marking.longestTooShort = longestTooShort;
-    log?.info(describeMarking(model, marking));
-    return marking;
-}
-/** The parameters that shape the prompt Anthropic caches, as one string: requests differing in any other share a cache. */
-function promptParams(request) {
-    return canonicalJson(Object.fromEntries(Object.entries(request.params).filter(([k]) => !SAMPLING_PARAMS.has(k))));
-}
-/**
- * A marked request's cached prefix: `key`, the same for every request that shares the cache entry (model aside), and
- * its text. Undefined for a request without a cache breakpoint.
- */
-function cachedPrefixOf(request) {
-    if (!request.cachePrefix)
-        return undefined;
-    const blocks = anthropicBlocks(request).slice(0, request.cachePrefix.blocks);
-    return {
-        key: [promptParams(request), ...blocks.flatMap((b) => [b.role, b.text])].join('\u0000'),
-        text: blocks.map((b) => b.text).join(''),
-    };
-}
-/** The request as Anthropic gets it, block by block: the system prompt (all system messages joined), then each message. */
-function anthropicBlocks(request) {
-    const { system, messages } = splitSystem(request.messages);
-    const blocks = messages.map((m) => ({ role: m.role, text: m.content }));
-    return system === undefined ? blocks : [{ role: 'system', text: system }, ...blocks];
-}
-/** One log line: what was marked, or why caching was skipped. */
-function describeMarking(model, m) {
-    const label = `anthropic:${model}: prompt caching`;
-    const minimum = `${m.minTokens.tokens.toLocaleString('en-US')} tokens${m.minTokens.known ? ` Anthropic caches for ${model}` : ' (assumed: the lowest minimum Anthropic documents; the model is not in our table)'}`;
-    const estimate = `estimated at ${CHARS_PER_TOKEN} characters a token`;
-    if (m.marked === 0) {
-        const why = m.longestTooShort !== undefined
-            ? `the longest prefix ${MIN_SHARING_REQUESTS} or more requests share is about ${m.longestTooShort.toLocaleString('en-US')} tokens (${estimate}), below the ${minimum}`
-            : `no prefix (the system prompt, then whole messages) is shared by ${MIN_SHARING_REQUESTS} or more of its ${m.optedIn.toLocaleString('en-US')} requests; put the shared part in a system message or messages of its own`;
-        return `${label} skipped: ${why}`;
-    }
-    const shown = [...m.prefixes].sort((a, b) => b.requests - a.requests);
-    const list = shown
-        .slice(0, 3)
-        .map((p) => `about ${p.tokens.toLocaleString('en-US')} tokens (${p.blocks === 1 ? '1 block' : `${p.blocks} blocks`}) shared by ${p.requests.toLocaleString('en-US')}`)
-        .join(', ');
-    const more = shown.length > 3 ? ` and ${shown.length - 3} more` : '';
-    const left = m.optedIn - m.marked;
-    const rest = left > 0 ? `; ${left.toLocaleString('en-US')} ${left === 1 ? 'shares' : 'share'} no prefix long enough to cache and ${left === 1 ? 'is' : 'are'} sent without` : '';
-    return (`${label}: a cache breakpoint on ${m.marked.toLocaleString('en-US')} of ${m.optedIn.toLocaleString('en-US')} requests, ` +
-        `${shown.length === 1 ? 'one prefix' : `${shown.length} prefixes`}: ${list}${more} (${estimate})${rest}. In a batch, cache hits are best-effort`);
-}
-
-;// CONCATENATED MODULE: ./src/plan/expand-vars.ts
-/** A var whose value is a list makes one case per item; several such vars make every combination (promptfoo). */
-function expandVars(vars) {
-    // No list: the one case shares the test's vars (a large suite has tens of thousands of tests; no copy of each).
-    if (!Object.values(vars).some((value) => Array.isArray(value) && value.length > 0))
-        return [vars];
-    let combos = [{}];
-    for (const [key, value] of Object.entries(vars)) {
-        const options = Array.isArray(value) && value.length > 0 ? value : [value];
-        combos = combos.flatMap((combo) => options.map((option) => ({ ...combo, [key]: option })));
-    }
-    return combos;
-}
-
-;// CONCATENATED MODULE: ./src/plan/render-prompt.ts
-
-const render_prompt_ROLES = new Set(['system', 'developer', 'user', 'assistant']);
-/**
- * Renders a prompt for one case. Text that renders to a JSON list of chat messages is sent as those messages
- * (as promptfoo does); any other text is one user message.
- */
-function renderPrompt(prompt, vars) {
-    if (prompt.kind === 'chat') {
-        return prompt.messages.map((m) => ({ role: m.role, content: renderTemplate(String(m.content), vars) }));
-    }
-    const text = renderTemplate(prompt.template, vars);
-    const trimmed = text.trim();
-    if (trimmed.startsWith('[')) {
-        const messages = parseChat(trimmed);
-        if (messages)
-            return messages;
-        if (prompt.location?.file.endsWith('.json')) {
-            throw new Error('the rendered prompt is not a valid JSON list of {role, content} messages');
-        }
-    }
-    return [{ role: 'user', content: text }];
-}
-function parseChat(text) {
-    let parsed;
-    try {
-        parsed = JSON.parse(text);
-    }
-    catch {
-        return undefined;
-    }
-    if (!Array.isArray(parsed) || parsed.length === 0)
-        return undefined;
-    const ok = parsed.every((m) => m && typeof m === 'object' && render_prompt_ROLES.has(m.role) && typeof m.content === 'string');
-    return ok ? parsed.map((m) => ({ role: m.role, content: m.content })) : undefined;
-}
-
-;// CONCATENATED MODULE: ./src/plan/plan.ts
-
-
-
-
-
-/**
- * The most cases a plan may hold. Past it the suite is a mistake, not an eval (list vars multiply: six vars of
- * twenty items are 64 million cases), and the plan would not fit in memory: a million cases take some 500 MB.
- */
-const MAX_CASES = 1_000_000;
-/** Expands prompts x providers x tests into cases, and their distinct requests into one batch per model. */
-function buildPlan(suite) {
-    checkCaseCount(suite);
-    const cases = [];
-    const batches = new Map();
-    const seen = new Set();
-    const issues = [];
-    /** Request id -> the prompt cache its provider asked for (an identical request of two providers: either asks). */
-    const caching = new Map();
-    /** Conversation key -> its thread, for prompts that use `_conversation`. */
-    const threads = new Map();
-    // Assertions and descriptions depend on a test's vars only: made once per test, shared by its cases.
-    const expanded = suite.tests.flatMap((test) => expandVars(test.vars).map((vars) => ({ test, vars })));
-    // A prompt renders alike for every provider: its messages are made once per test, and shared by the providers'
-    // requests (half the plan's text at two providers).
-    const renderedBy = new Map();
-    for (const provider of suite.providers) {
-        const prompts = suite.prompts.filter((p) => !provider.prompts || provider.prompts.includes(p.label));
-        const batch = batchFor(batches, provider);
-        for (const prompt of prompts) {
-            let rendered = renderedBy.get(prompt);
-            if (!rendered)
-                renderedBy.set(prompt, (rendered = new Array(expanded.length)));
-            for (const [i, entry] of expanded.entries()) {
-                const { test, vars } = entry;
-                // A later turn of a conversation is rendered once the turns before it are answered (conversation.ts).
-                const thread = prompt.conversational ? threadOf(threads, provider, prompt, test) : undefined;
-                let messages;
-                let assertions;
-                try {
-                    assertions = entry.assertions ??= test.assert.map((a) => renderAssertion(a, vars));
-                    if (thread && thread.cases.length > 0) {
-                        const c = { index: cases.length, provider: provider.label, prompt: prompt.label, description: (entry.description ??= plan_describe(test, vars)), vars, assertions, threshold: test.threshold, transform: test.transform, metadata: test.metadata, location: test.location, requestId: '' };
-                        thread.cases.push(c);
-                        cases.push(c);
-                        continue;
-                    }
-                    messages = rendered[i] ??= renderPrompt(prompt, prompt.conversational ? { ...vars, _conversation: [] } : vars);
-                }
-                catch (err) {
-                    issues.push({
-                        message: `prompt '${prompt.label}' cannot be rendered for this test: ${templateErrorMessage(err)}`,
-                        location: test.location ?? prompt.location,
-                    });
-                    continue;
-                }
-                const request = requestFor(provider, messages);
-                const { id } = request;
-                if (!seen.has(id)) {
-                    seen.add(id);
-                    batch.requests.push(request);
-                }
-                if (provider.promptCaching && caching.get(id) !== '1h')
-                    caching.set(id, provider.promptCaching);
-                const planned = {
-                    index: cases.length,
-                    provider: provider.label,
-                    prompt: prompt.label,
-                    description: (entry.description ??= plan_describe(test, vars)),
-                    vars,
-                    assertions,
-                    threshold: test.threshold,
-                    transform: test.transform,
-                    metadata: test.metadata,
-                    location: test.location,
-                    requestId: id,
-                };
-                cases.push(planned);
-                thread?.cases.push(planned);
-            }
-        }
-    }
-    if (issues.length)
-        throw new ConfigError(issues.slice(0, 20));
-    const conversations = [...threads.values()].filter((t) => t.cases.length > 1);
-    return {
-        cases,
-        batches: [...batches.values()].filter((b) => b.requests.length > 0),
-        ...(caching.size > 0 ? { caching } : {}),
-        ...(conversations.length > 0 ? { conversations } : {}),
-    };
-}
-/**
- * The assertion with its value rendered for the vars; the assertion itself when rendering changes nothing (no
- * template in it), so that the defaultTest's assertions and other constant ones are one object for every test.
- */
-function renderAssertion(a, vars) {
-    const value = renderDeep(a.value, vars);
-    return value === a.value ? a : { ...a, value };
-}
-/** Counts the cases before making any, and refuses more than MAX_CASES, naming the test that makes the most. */
-function checkCaseCount(suite) {
-    const pairs = suite.providers.reduce((n, provider) => n + suite.prompts.filter((p) => !provider.prompts || provider.prompts.includes(p.label)).length, 0);
-    // At least one: the vars are expanded even when no prompt is left (a prompt file of only separators).
-    const perTest = Math.max(1, pairs);
-    let total = 0;
-    let largest;
-    for (const test of suite.tests) {
-        const count = Object.values(test.vars).reduce((n, v) => n * (Array.isArray(v) && v.length > 0 ? v.length : 1), perTest);
-        total += count;
-        if (!largest || count > largest.count)
-            largest = { test, count };
-    }
-    if (total <= MAX_CASES)
-        return;
-    const many = (n) => (n < 1e15 ? n.toLocaleString('en-US') : Number.isFinite(n) ? `about ${n.toExponential(1)}` : 'too many to count');
-    throw new ConfigError([
-        {
-            message: `the suite makes ${many(total)} cases (prompts x providers x tests, each list var making one case per item), ` +
-                `more than the ${MAX_CASES.toLocaleString('en-US')} batch-evals runs; the test here makes ${many(largest.count)}`,
-            location: largest.test.location ?? suite.prompts[0]?.location ?? { file: suite.file, line: 1, column: 1 },
-        },
-    ]);
-}
-/**
- * The thread a test's case of a `_conversation` prompt belongs to: promptfoo's key, the provider's label, the prompt
- * and the test's `metadata.conversationId` (tests without one share the prompt's thread), in test order.
- */
-function threadOf(threads, provider, prompt, test) {
-    const id = test.metadata?.conversationId;
-    const key = `${provider.label}:${prompt.label}${id !== undefined && id !== '' ? `:${String(id)}` : ''}`;
-    let thread = threads.get(key);
-    if (!thread)
-        threads.set(key, (thread = { key, provider, prompt, cases: [] }));
-    return thread;
-}
-/** One batch per model, endpoint and API (a batch has one endpoint): a Responses API model's key says so. */
-function batchKeyOf(provider) {
-    return [provider.provider, provider.baseURL ?? '', provider.model, ...(provider.api ? [provider.api] : [])].join('|');
-}
-/** The request of a provider for these messages: its id hashes what decides the answer (the API among it). */
-function requestFor(provider, messages) {
-    const { api } = provider;
-    const id = requestId({ provider: provider.provider, baseURL: provider.baseURL, model: provider.model, params: provider.params, messages, ...(api ? { api } : {}) });
-    return { id, model: provider.model, messages, params: provider.params, ...(api ? { api } : {}) };
-}
-/** The provider's batch under `key` (one per model by default), made on first use. */
-function batchFor(batches, provider, key = batchKeyOf(provider)) {
-    let batch = batches.get(key);
-    if (!batch) {
-        batch = { key, provider: provider.provider, model: provider.model, baseURL: provider.baseURL, ...(provider.reuse === false ? { reuse: false } : {}), requests: [] };
-        batches.set(key, batch);
-    }
-    return batch;
-}
-function plan_describe(test, vars) {
-    if (test.description)
-        return test.description;
-    const text = Object.entries(vars)
-        .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-        .join(', ');
-    // Joined, not `${text.slice(0, 77)}...`: that would be a rope over a slice keeping the whole text alive, and
-    // every test keeps its description to the end of the run.
-    return text.length > 80 ? [text.slice(0, 77), '...'].join('') : text || '(no vars)';
-}
-
-;// CONCATENATED MODULE: ./src/plan/conversation.ts
-
-
-
-/** The turns after the first that are still to be sent: those whose earlier turn has no answer yet, when the run ends. */
-function unsentTurns(conversations) {
-    return conversations.flatMap((t) => t.cases.filter((c) => c.requestId === '').map((c) => ({ case: c, model: t.provider.model })));
-}
-/**
- * The requests of turn `turn` (1-based; 2 and up) of every thread whose earlier turns are all answered (`answerOf`
- * gives undefined for one that is not: its later turns wait), with the case each is for (the caller gives the case its
- * request id). Identical requests in a round are sent once.
- */
-function turnRound(conversations, turn, answerOf) {
-    const batches = new Map();
-    const sent = [];
-    const failed = [];
-    const caching = new Map();
-    const known = new Map();
-    for (const thread of conversations) {
-        const c = thread.cases[turn - 1];
-        if (!c || c.requestId !== '')
-            continue;
-        const earlier = [];
-        for (const before of thread.cases.slice(0, turn - 1)) {
-            const answer = answerOf(before);
-            if (!answer)
-                break;
-            earlier.push(conversationTurn(thread, answer));
-        }
-        if (earlier.length < turn - 1)
-            continue;
-        const { provider } = thread;
-        let messages;
-        try {
-            messages = renderPrompt(thread.prompt, { ...c.vars, _conversation: earlier });
-        }
-        catch (err) {
-            const message = templateErrorMessage(err);
-            // The usual cause: an answer with a quote or a line break, put into the JSON as it is.
-            const hint = /not a valid JSON list/.test(message) ? ' (an earlier answer may hold a quote or a line break that the template puts into the JSON as it is; `{{ completion.output | dump }}` writes it as a JSON string)' : '';
-            failed.push({ case: c, model: provider.model, error: `turn ${turn} of conversation ${thread.key} cannot be rendered with the turns before it: ${message}${hint}` });
-            continue;
-        }
-        const planned = requestFor(provider, messages);
-        let request = known.get(planned.id);
-        if (!request) {
-            known.set(planned.id, (request = planned));
-            batchFor(batches, provider, `${batchKeyOf(provider)}~turn${turn}`).requests.push(request);
-        }
-        const { id } = request;
-        sent.push({ case: c, request });
-        if (provider.promptCaching && caching.get(id) !== '1h')
-            caching.set(id, provider.promptCaching);
-    }
-    return { batches: [...batches.values()], sent, failed, caching };
-}
-/** The most turns any thread has. */
-function turnsOf(conversations) {
-    return conversations.reduce((n, t) => Math.max(n, t.cases.length), 0);
-}
-/**
- * An earlier turn as promptfoo passes it: `prompt`, the messages when the prompt is a chat (a list, or text that
- * renders to one), else the text; `input`, the last message's content; `output`, the answer.
- */
-function conversationTurn(thread, answer) {
-    const { messages, output } = answer;
-    const last = messages.at(-1)?.content ?? '';
-    const chat = thread.prompt.kind === 'chat' || messages.length > 1 || messages[0]?.role !== 'user' || last.trim().startsWith('[');
-    return { prompt: chat ? messages : last, input: last, output };
-}
-
-;// CONCATENATED MODULE: ./src/cost/cost.ts
-
-/**
- * The price of a model: a suite override, else the table entry whose id is the model or the longest prefix of
- * it followed by a version suffix (`gpt-4o-2024-08-06` is gpt-4o, `gpt-4o-mini` is not). Undefined when unknown.
- */
-function priceOf(model, overrides = {}) {
-    const override = overrides[model];
-    if (override) {
-        return {
-            input: override.input,
-            output: override.output,
-            cachedInput: override.cachedInput ?? override.input,
-            cacheWrite: override.cacheWrite ?? override.input,
-        };
-    }
-    if (PRICES[model])
-        return PRICES[model];
-    const prefix = Object.keys(PRICES)
-        .filter((id) => model.startsWith(`${id}-`) && /^-(\d{4}-?\d{2}-?\d{2}|latest|\d{8})$/.test(model.slice(id.length)))
-        .sort((a, b) => b.length - a.length)[0];
-    return prefix ? PRICES[prefix] : undefined;
-}
-/**
- * The cost in USD of one request's usage; `batch` applies the batch discount, to every line (cache reads and writes
- * included: Anthropic's batch and caching discounts stack; OpenAI's cached tokens are priced as its usage reports them).
- */
-function costOf(usage, price, batch) {
-    const perMillion = usage.inputTokens * price.input +
-        usage.cachedInputTokens * price.cachedInput +
-        usage.cacheWriteTokens * price.cacheWrite +
-        (usage.cacheWrite1hTokens ?? 0) * cacheWrite1hPrice(price) +
-        usage.outputTokens * price.output;
-    return (perMillion / 1_000_000) * (batch ? BATCH_DISCOUNT : 1);
-}
-function cacheWrite1hPrice(price) {
-    return price.cacheWrite1h ?? price.input * 2;
-}
-/**
- * What the prompt cache saved on one request, in USD: its cache reads at the full input price less what they cost,
- * less the premium its cache writes cost over the full input price (negative when it wrote and read nothing back).
- * Undefined when the request neither read from nor wrote to a cache.
- */
-function cacheSavingOf(usage, price, batch) {
-    const hour = usage.cacheWrite1hTokens ?? 0;
-    if (!usage.cachedInputTokens && !usage.cacheWriteTokens && !hour)
-        return undefined;
-    const perMillion = usage.cachedInputTokens * (price.input - price.cachedInput) - usage.cacheWriteTokens * (price.cacheWrite - price.input) - hour * (cacheWrite1hPrice(price) - price.input);
-    return (perMillion / 1_000_000) * (batch ? BATCH_DISCOUNT : 1);
-}
-function emptyCost() {
-    return { batch: 0, realtime: 0, unpricedRequests: 0 };
-}
-function addUsage(total, usage, price) {
-    if (!usage)
-        return;
-    if (!price) {
-        total.unpricedRequests++;
-        return;
-    }
-    total.batch += costOf(usage, price, true);
-    total.realtime += costOf(usage, price, false);
-}
-
-;// CONCATENATED MODULE: ./src/cost/estimate.ts
-
-
-
-
-
-
-
-/**
- * What a plan will cost, worked out before anything is sent: input tokens counted (OpenAI) or approximated
- * (Anthropic) per distinct request, output tokens assumed (an answer's length is not known before it is written,
- * only its cap, max_tokens), priced from the table at batch and at real-time prices. Requests with a prompt-cache
- * breakpoint (Anthropic `promptCaching`) write their prefix once per model and read it after, as the cache is billed;
- * "at most" assumes no read hits (in a batch they are best-effort). Model-graded assertions are
- * graded in a second batch whose prompts hold the outputs: their line is rough, with the assumed output in place
- * of the real one.
- */
-/** A later turn's history holds the answers before it: each is stood in for by this word, once per assumed token. */
-const STAND_IN_WORD = 'answer ';
-/** Output tokens assumed per answer when nothing else is said: a short paragraph. */
-const DEFAULT_OUTPUT_TOKENS = 256;
-async function estimatePlan(plan, options) {
-    const assumed = options.outputTokens ?? DEFAULT_OUTPUT_TOKENS;
-    const reused = options.reused ?? new Set();
-    const groups = new Map();
-    const group = async (key, spec, purpose) => {
-        let g = groups.get(key);
-        if (!g) {
-            const counter = await counterFor(spec.provider, spec.model);
-            const cache = { write5m: 0, write1h: 0, read5m: 0, read1h: 0, prefixes: new Set() };
-            g = { key, ...spec, purpose, counter, requests: 0, reused: 0, inputTokens: 0, outputTokens: 0, maxOutputTokens: 0, uncapped: false, reusedInput: 0, reusedOutput: 0, cache };
-            groups.set(key, g);
-        }
-        return g;
-    };
-    // Generation: each distinct request once (the plan has already merged identical ones; a split batch's parts
-    // are one model).
-    const requests = new Map();
-    const count = async (batch, request) => {
-        if (requests.has(request.id))
-            return;
-        // A split batch's parts, and a conversation's later rounds, are one model: one row.
-        const g = await group(batch.key.split('#')[0].replace(/~turn\d+$/, ''), batch, 'generation');
-        const cap = outputCap(batch.provider, request.params);
-        const output = Math.min(assumed, cap ?? Infinity);
-        requests.set(request.id, { request, batch, output });
-        const input = g.counter.request(request);
-        if (reused.has(request.id)) {
-            g.reused++;
-            g.reusedInput += input;
-            g.reusedOutput += output;
-            return;
-        }
-        g.requests++;
-        g.inputTokens += input;
-        g.outputTokens += output;
-        if (cap === undefined)
-            g.uncapped = true;
-        else
-            g.maxOutputTokens += cap;
-        addCachedPrefix(g, request, input);
-    };
-    for (const batch of plan.batches)
-        for (const request of batch.requests)
-            await count(batch, request);
-    // Conversations: each later turn is rendered as it will be, but with stand-ins of the assumed length for the
-    // answers before it (which it holds), and counted as its model's.
-    const laterTurn = new Map();
-    if (plan.conversations) {
-        const answers = new Map();
-        const standIn = (request) => ({ messages: request.messages, output: STAND_IN_WORD.repeat(requests.get(request.id)?.output ?? assumed).trimEnd() });
-        for (const thread of plan.conversations) {
-            const first = requests.get(thread.cases[0].requestId)?.request;
-            if (first)
-                answers.set(thread.cases[0].index, standIn(first));
-        }
-        for (let turn = 2; turn <= turnsOf(plan.conversations); turn++) {
-            const round = turnRound(plan.conversations, turn, (c) => answers.get(c.index));
-            for (const batch of round.batches)
-                for (const request of batch.requests)
-                    await count(batch, request);
-            for (const { case: c, request } of round.sent) {
-                laterTurn.set(c.index, request);
-                answers.set(c.index, standIn(request));
-            }
-        }
-    }
-    // Grading, roughly: each model-graded assertion of each case makes the grading request it will make, with an
-    // empty output whose tokens are then added as the assumed output. Identical grading requests (the same rubric
-    // for the same request's output) are counted once, as they are sent once.
-    const seen = new Set();
-    let gradingNotEstimated = 0;
-    for (const c of plan.cases) {
-        const generated = requests.get(c.requestId || (laterTurn.get(c.index)?.id ?? ''));
-        if (!generated)
-            continue;
-        let prompt;
-        for (const assertion of c.assertions) {
-            const grader = assertion.grader;
-            if (!grader)
-                continue;
-            const key = graderKey(grader);
-            const g = await group(key, grader, 'grading');
-            const cap = outputCap(grader.provider, grader.params);
-            try {
-                if (grader.kind === 'embedding') {
-                    const [, ...expected] = embeddingInputs(assertion, '');
-                    if (!seen.has(`${key}|${c.requestId}`)) {
-                        seen.add(`${key}|${c.requestId}`);
-                        addGrading(g, generated.output, 0, 0); // an embedding writes no output
-                    }
-                    for (const text of expected) {
-                        if (seen.has(`${key}|=${text}`))
-                            continue;
-                        seen.add(`${key}|=${text}`);
-                        addGrading(g, g.counter.text(text), 0, 0);
-                    }
-                    continue;
-                }
-                prompt ??= generated.request.messages.map((m) => m.content).join('\n\n');
-                const messages = gradingMessages(assertion, { output: '', vars: c.vars, prompt });
-                const id = `${key}|${c.requestId}|${JSON.stringify(messages)}`;
-                if (seen.has(id))
-                    continue;
-                seen.add(id);
-                addGrading(g, g.counter.request({ messages }) + generated.output, Math.min(assumed, cap ?? Infinity), cap);
-            }
-            catch {
-                // Not renderable before the output exists (or at all): the grading run says why for each case.
-                gradingNotEstimated++;
-            }
-        }
-    }
-    const rows = [...groups.values()].filter((g) => g.requests + g.reused > 0).map((g) => estimate_row(g, options.pricing));
-    labelRows(rows, [...groups.values()].filter((g) => g.requests + g.reused > 0));
-    const priced = rows.filter((r) => r.price);
-    const sum = (pick) => priced.reduce((n, r) => (n === undefined || pick(r) === undefined ? undefined : n + pick(r)), 0);
-    return {
-        cases: plan.cases.length,
-        outputTokensAssumed: assumed,
-        rows,
-        total: {
-            batch: { expected: sum((r) => r.batch.total.expected), max: sum((r) => r.batch.total.max) },
-            realtime: { expected: sum((r) => r.realtime.expected), max: sum((r) => r.realtime.max) },
-        },
-        unpriced: rows.filter((r) => !r.price).map((r) => r.label),
-        reused: {
-            requests: rows.reduce((n, r) => n + r.reused, 0),
-            batch: rows.reduce((n, r) => n + (r.saved?.batch ?? 0), 0),
-            realtime: rows.reduce((n, r) => n + (r.saved?.realtime ?? 0), 0),
-        },
-        reasoningModels: rows.filter((r) => r.provider === 'openai' && /^(o\d|gpt-5)/.test(r.model.replace(/^ft:/, ''))).map((r) => r.label),
-        gradingNotEstimated,
-        laterTurns: laterTurn.size,
-        laterRounds: plan.conversations ? turnsOf(plan.conversations) - 1 : 0,
-    };
-}
-/** A request's cache prefix: written by the first request of the model that has it, read by the others. */
-function addCachedPrefix(g, request, input) {
-    const prefix = cachedPrefixOf(request);
-    if (!prefix || !request.cachePrefix)
-        return;
-    const tokens = Math.min(g.counter.text(prefix.text), input);
-    const hour = request.cachePrefix.ttl === '1h';
-    if (g.cache.prefixes.has(prefix.key)) {
-        if (hour)
-            g.cache.read1h += tokens;
-        else
-            g.cache.read5m += tokens;
-    }
-    else {
-        g.cache.prefixes.add(prefix.key);
-        if (hour)
-            g.cache.write1h += tokens;
-        else
-            g.cache.write5m += tokens;
-    }
-}
-function addGrading(g, input, output, cap) {
-    g.requests++;
-    g.inputTokens += input;
-    g.outputTokens += output;
-    if (cap === undefined)
-        g.uncapped = true;
-    else
-        g.maxOutputTokens += cap;
-}
-function graderKey(grader) {
-    return ['grade', grader.kind, grader.provider, grader.baseURL ?? '', grader.model].join('|');
-}
-/**
- * The most output tokens a request may bill: OpenAI's max_output_tokens (Responses API), max_completion_tokens or max_tokens; Anthropic's max_tokens,
- * or the 1024 sent when the suite sets none. Undefined when there is no cap.
- */
-function outputCap(provider, params) {
-    const cap = provider === 'openai' ? (params.max_output_tokens ?? params.max_completion_tokens ?? params.max_tokens) : (params.max_tokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS);
-    return typeof cap === 'number' && cap >= 0 ? cap : undefined;
-}
-function estimate_row(g, pricing) {
-    const price = priceOf(g.model, pricing);
-    const out = {
-        label: `${g.provider}:${g.model}`,
-        provider: g.provider,
-        model: g.model,
-        purpose: g.purpose,
-        requests: g.requests,
-        reused: g.reused,
-        inputTokens: g.inputTokens,
-        counting: g.counter.counting,
-        outputTokens: g.outputTokens,
-        maxOutputTokens: g.uncapped ? undefined : g.maxOutputTokens,
-    };
-    const c = g.cache;
-    if (c.prefixes.size > 0)
-        out.cache = { writeTokens: c.write5m + c.write1h, readTokens: c.read5m + c.read1h };
-    if (!price)
-        return out;
-    const usd = (input, output) => (input * price.input + output * price.output) / 1_000_000;
-    // The cached prefixes at their own prices: expected, each read a hit; at most, none is, and every one writes.
-    const uncached = g.inputTokens - c.write5m - c.write1h - c.read5m - c.read1h;
-    const hour = cacheWrite1hPrice(price);
-    const input = (uncached * price.input + c.write5m * price.cacheWrite + c.write1h * hour + (c.read5m + c.read1h) * price.cachedInput) / 1_000_000;
-    const inputAtMost = (uncached * price.input + (c.write5m + c.read5m) * price.cacheWrite + (c.write1h + c.read1h) * hour) / 1_000_000;
-    const expected = input + usd(0, g.outputTokens);
-    const max = g.uncapped ? undefined : inputAtMost + usd(0, g.maxOutputTokens);
-    const saved = usd(g.reusedInput, g.reusedOutput);
-    return {
-        ...out,
-        price,
-        batch: {
-            input: input * BATCH_DISCOUNT,
-            output: usd(0, g.outputTokens) * BATCH_DISCOUNT,
-            total: { expected: expected * BATCH_DISCOUNT, max: max === undefined ? undefined : max * BATCH_DISCOUNT },
-        },
-        realtime: { expected, max },
-        saved: g.reused > 0 ? { batch: saved * BATCH_DISCOUNT, realtime: saved } : undefined,
-    };
-}
-/** Two rows of the same model at different endpoints are told apart by the endpoint. */
-function labelRows(rows, groups) {
-    const counts = new Map();
-    for (const r of rows)
-        counts.set(`${r.purpose}|${r.label}`, (counts.get(`${r.purpose}|${r.label}`) ?? 0) + 1);
-    rows.forEach((r, i) => {
-        if ((counts.get(`${r.purpose}|${r.label}`) ?? 0) > 1 && groups[i].baseURL)
-            r.label += ` (${groups[i].baseURL})`;
-    });
-}
-/**
- * Why a run must not be sent with this limit, or undefined when its estimate is within it: the estimate at batch
- * prices (with the assumed output), the limit, and the rows that cost the most. A model without a price cannot be
- * checked, and is refused too: its cost could be anything.
- */
-function overBudget(estimate, maxCost, money) {
-    if (estimate.unpriced.length > 0) {
-        return (`max-cost ${money(maxCost)} cannot be checked: no price is known for ${estimate.unpriced.join(', ')}. ` +
-            'Give its price under `pricing:` in the suite (USD per million tokens), or run without max-cost.');
-    }
-    const cost = estimate.total.batch.expected;
-    if (cost <= maxCost)
-        return undefined;
-    const biggest = [...estimate.rows]
-        .filter((r) => r.batch && r.batch.total.expected > 0)
-        .sort((a, b) => b.batch.total.expected - a.batch.total.expected)
-        .slice(0, 3)
-        .map((r) => {
-        const approx = r.counting.kind === 'approximate' || r.purpose === 'grading' ? '~' : '';
-        return `${r.purpose === 'grading' ? 'grading by ' : ''}${r.label} ${money(r.batch.total.expected)} (${r.requests} request${r.requests === 1 ? '' : 's'}, ${approx}${r.inputTokens.toLocaleString('en-US')} input tokens)`;
-    });
-    return (`the estimated batch cost ${money(cost)} is above max-cost ${money(maxCost)}, so nothing was sent. ` +
-        `Biggest contributors: ${biggest.join('; ')}. ` +
-        `(Input tokens counted with the tokenizer, ~ approximate; output assumed ${estimate.outputTokensAssumed} tokens an answer, capped at max_tokens.)`);
-}
-
-;// CONCATENATED MODULE: ./src/plan/split.ts
-/** The providers' documented limits per batch. */
-const PROVIDER_LIMITS = {
-    openai: { maxRequests: 50_000, maxBytes: 200 * 1024 * 1024 },
-    anthropic: { maxRequests: 100_000, maxBytes: 256 * 1024 * 1024 },
-};
-/** Room for what the estimate does not see: the line's envelope, escaping, the default max_tokens. */
-const BYTES_MARGIN = 0.95;
-/**
- * Splits each model's requests into as many batches as its limits need: the provider's request and size
- * limits, and the suite's own `batch:` caps (requests, estimated input tokens). One batch keeps its key; the
- * parts of a split one are `key#1`, `key#2`…, so a resumed plan finds each part again.
- */
-function splitBatches(batches, options = {}, providerLimits = PROVIDER_LIMITS) {
-    return batches.flatMap((batch) => {
-        const limits = providerLimits[batch.provider];
-        const maxRequests = Math.min(limits.maxRequests, options.maxRequests ?? Infinity);
-        const maxBytes = limits.maxBytes * BYTES_MARGIN;
-        const maxTokens = typeof options.maxEnqueuedTokens === 'number' ? options.maxEnqueuedTokens : (options.maxEnqueuedTokens?.[batch.model] ?? Infinity);
-        const parts = [];
-        let current = [];
-        let bytes = 0;
-        let tokens = 0;
-        for (const request of batch.requests) {
-            const size = requestBytes(request);
-            const estimate = estimateTokens(request);
-            if (current.length > 0 && (current.length + 1 > maxRequests || bytes + size > maxBytes || tokens + estimate > maxTokens)) {
-                parts.push(current);
-                current = [];
-                bytes = 0;
-                tokens = 0;
-            }
-            current.push(request);
-            bytes += size;
-            tokens += estimate;
-        }
-        if (current.length)
-            parts.push(current);
-        if (parts.length <= 1)
-            return [batch];
-        return parts.map((requests, i) => ({ ...batch, key: `${batch.key}#${i + 1}`, part: { index: i + 1, of: parts.length }, requests }));
-    });
-}
-/** The request's size on the wire, near enough: its messages and params as JSON, plus the line's envelope. */
-function requestBytes(request) {
-    const content = request.input ?? request.messages;
-    return Buffer.byteLength(JSON.stringify(content)) + Buffer.byteLength(JSON.stringify(request.params)) + request.model.length + 160;
-}
-/** Input tokens, estimated at four characters a token (English text; an estimate, not a tokenizer). */
-function estimateTokens(request) {
-    let chars = request.input?.length ?? 0;
-    for (const m of request.messages)
-        chars += m.content.length;
-    return Math.ceil(chars / 4) + 4 * request.messages.length;
-}
-
-;// CONCATENATED MODULE: ./src/estimate.ts
-
-
-
-
-
-
-/** Loads and plans a suite as a run would (no network, no key), and estimates what sending it would cost. */
-async function estimateSuite(configPath, settings, onWarnings) {
-    const { suite, warnings } = loadSuite(configPath);
-    onWarnings?.(warnings);
-    const plan = buildPlan(suite);
-    const reused = settings.earlier?.reusableIds(plan.batches) ?? settings.reused;
-    // Cache breakpoints as a run places them: over the requests that are sent.
-    markPromptCaching(reused ? plan.batches.map((b) => ({ ...b, requests: b.requests.filter((r) => !reused.has(r.id)) })) : plan.batches, plan.caching);
-    plan.batches = splitBatches(plan.batches, suite.batch);
-    return estimateOf(plan, suite, { ...settings, reused });
-}
-async function estimateOf(plan, suite, settings) {
-    const estimate = await estimatePlan(plan, { pricing: suite.pricing, outputTokens: settings.outputTokens, reused: settings.reused });
-    return { estimate, heading: { title: suite.description ?? suite.file, batches: plan.batches.filter((b) => b.requests.some((r) => !settings.reused?.has(r.id))).length, outputOption: settings.outputOption } };
-}
-/** A run refused by `max-cost`: nothing was sent. */
-class OverBudgetError extends Error {
-    estimate;
-    constructor(message, estimate) {
-        super(message);
-        this.estimate = estimate;
-    }
-}
-/**
- * The `beforeSubmit` hook of a run with a `max-cost`: estimates the plan about to be sent, hands it to `onEstimate`,
- * and throws OverBudgetError (so nothing is sent) when it is above the limit.
- */
-function maxCostCheck(maxCost, settings, log, onEstimate) {
-    return async (plan, suite) => {
-        const estimated = await estimateOf(plan, suite, settings);
-        await onEstimate?.(estimated);
-        const refusal = refusalOf(estimated.estimate, maxCost);
-        if (refusal)
-            throw new OverBudgetError(refusal, estimated);
-        log.info(`estimated batch cost ${money(estimated.estimate.total.batch.expected)} is within max-cost ${money(maxCost)}`);
-    };
-}
-/** Why a run must not be sent with this `max-cost` (see overBudget), or undefined: within it, or no limit. */
-function refusalOf(estimate, maxCost) {
-    return maxCost === undefined ? undefined : overBudget(estimate, maxCost, money);
-}
-/** A dollar amount as written in `max-cost` (`5`, `5.00`, `$5`). */
-function parseMaxCost(text, name) {
-    const value = Number(text.trim().replace(/^\$/, ''));
-    if (text.trim() === '' || !Number.isFinite(value) || value < 0)
-        throw new Error(`${name} must be an amount in USD, 0 or more (e.g. 5 or 0.50), not '${text}'`);
-    return value;
-}
-/** A whole number of output tokens to assume per answer. */
-function parseOutputTokens(text, name) {
-    const value = Number(text.trim());
-    if (text.trim() === '' || !Number.isInteger(value) || value < 0)
-        throw new Error(`${name} must be a whole number of tokens, 0 or more, not '${text}'`);
-    return value;
-}
-
-;// CONCATENATED MODULE: ./src/batch/batch-phase.ts
-
-
-
-
-/**
- * One round trip through the batch API: submits the planned batches (or attaches to those already submitted),
- * waits until they end or the deadline passes, and hands every result to the sink as it is read. A request that
- * failed for a reason a retry could fix goes again in a new, smaller batch while retries and time are left;
- * what succeeded is never sent again.
- */
-async function runBatchPhase(batches, sink, options) {
-    const { log, maxRetries } = options;
-    const runs = batches.map((batch) => ({ batch, provider: providerFor(batch, options.credentials, log) }));
-    const fresh = options.attach ? attachBatches(runs, options.attach, log) : runs;
-    await submitBatches(fresh, options.metadata, log);
-    options.onSubmitted?.();
-    await waitForBatches(runs, options.wait, log);
-    options.onWaited?.();
-    const held = new Map();
-    let sinkMs = 0;
-    const onResult = (result) => {
-        const started = performance.now();
-        let added;
-        if (!result.ok && result.error.retryable && maxRetries > 0) {
-            added = !sink.has(result.id) && !held.has(result.id);
-            if (!sink.has(result.id))
-                held.set(result.id, result);
-        }
-        else {
-            held.delete(result.id);
-            added = sink.add(result);
-        }
-        sinkMs += performance.now() - started;
-        return added;
-    };
-    await streamResults(runs, log, onResult);
-    for (let attempt = 1; attempt <= maxRetries && held.size > 0 && Date.now() < options.wait.deadline; attempt++) {
-        const retried = new Map(held);
-        held.clear();
-        const retryRuns = retryBatches(runs, retried, attempt, options.batchOptions).map((batch) => ({ batch, provider: providerFor(batch, options.credentials, log) }));
-        log.info(`retry ${attempt} of ${maxRetries}: ${plural(retried.size, 'request')} that failed for a retryable reason (${describeErrors(retried)}), in ${plural(retryRuns.length, 'new batch', 'new batches')}`);
-        await submitBatches(retryRuns, options.metadata, log);
-        runs.push(...retryRuns);
-        await waitForBatches(retryRuns, options.wait, log);
-        await streamResults(retryRuns, log, onResult);
-        // A retry that brought no answer (not submitted, no result) keeps the error it had; one still running is pending.
-        const running = requestsOf(retryRuns.filter((r) => r.handle && r.status?.phase !== 'ended'));
-        for (const [id, result] of retried)
-            if (!sink.has(id) && !held.has(id) && !running.has(id))
-                held.set(id, result);
-    }
-    const stillRunning = requestsOf(runs.filter((r) => r.handle && r.status?.phase !== 'ended'));
-    for (const result of held.values())
-        if (!stillRunning.has(result.id))
-            sink.add(result);
-    options.onSinkTime?.(sinkMs);
-    const pending = new Set();
-    const batchErrors = new Map();
-    for (const run of runs) {
-        // A batch that failed validation names the lines (requests) it refused: each of their cases gets its own reason.
-        const byLine = new Map((run.status?.lineErrors ?? []).map((e) => [e.line, e.message]));
-        run.batch.requests.forEach((request, i) => {
-            const own = byLine.get(i + 1);
-            if (run.handle && run.status?.phase !== 'ended')
-                pending.add(request.id);
-            else if (own)
-                batchErrors.set(request.id, `the provider refused this request (line ${i + 1} of the batch file): ${own}`);
-            else if (run.error)
-                batchErrors.set(request.id, `batch ${run.error}`);
-        });
-    }
-    return { runs, pending, batchErrors };
-}
-/** The requests to send again, as new batches per model, never with a request that has its answer. */
-function retryBatches(runs, retried, attempt, options) {
-    const batches = new Map();
-    for (const run of runs) {
-        const base = run.batch.key.replace(/(#\d+)?(~retry\d+)?$/, '');
-        for (const request of run.batch.requests) {
-            if (!retried.has(request.id))
-                continue;
-            let batch = batches.get(base);
-            if (!batch)
-                batches.set(base, (batch = { ...run.batch, key: `${base}~retry${attempt}`, part: undefined, requests: [] }));
-            if (!batch.requests.some((r) => r.id === request.id))
-                batch.requests.push(request);
-        }
-    }
-    return splitBatches([...batches.values()], options);
-}
-function requestsOf(runs) {
-    return new Set(runs.flatMap((r) => r.batch.requests.map((q) => q.id)));
-}
-function describeErrors(results) {
-    const counts = new Map();
-    for (const r of results.values())
-        if (!r.ok)
-            counts.set(r.error.code, (counts.get(r.error.code) ?? 0) + 1);
-    return [...counts].map(([code, n]) => `${n} ${code}`).join(', ');
-}
-/** Gives each planned batch its already-submitted handle; returns the runs that still need submitting. */
-function attachBatches(runs, state, log) {
-    const unmatched = [];
-    for (const run of runs) {
-        // A batch found by listing the provider's batches has no key: it is matched by provider and model.
-        const known = state.batches.find((b) => b.key === run.batch.key) ??
-            state.batches.find((b) => !b.key && b.provider === run.batch.provider && b.model === run.batch.model);
-        if (known) {
-            run.handle = { provider: known.provider, batchId: known.batchId, requestCount: known.requestCount, submittedAt: known.submittedAt };
-            log.info(`${run.batch.provider}:${run.batch.model}: already submitted as ${known.batchId} at ${known.submittedAt}; collecting it, not submitting again`);
-        }
-        else {
-            unmatched.push(run);
-        }
-    }
-    return unmatched;
-}
-
-;// CONCATENATED MODULE: ./src/report/summary.ts
-function summarize(results, grading) {
-    const byProvider = new Map();
-    const total = emptyTally('Total', '');
-    for (const r of results) {
-        let tally = byProvider.get(r.case.provider);
-        if (!tally) {
-            tally = emptyTally(r.case.provider, r.model);
-            byProvider.set(r.case.provider, tally);
-        }
-        for (const t of [tally, total])
-            add(t, r);
-    }
-    for (const t of [...byProvider.values(), total]) {
-        const scored = t.passed + t.failed + t.errored;
-        t.passRate = scored > 0 ? t.passed / scored : undefined;
-    }
-    if (grading) {
-        total.batchCost += grading.batchCost;
-        total.realtimeCost += grading.realtimeCost;
-        total.unpriced += grading.unpriced;
-        total.reuseSaved += grading.reuseSaved;
-    }
-    return { providers: [...byProvider.values()], ...(grading ? { grading } : {}), total };
-}
-function emptyTally(label, model) {
-    return { label, model, cases: 0, passed: 0, failed: 0, errored: 0, pending: 0, batchCost: 0, realtimeCost: 0, unpriced: 0, reused: 0, reuseSaved: 0 };
-}
-function add(t, r) {
-    t.cases++;
-    t[r.status]++;
-    if (r.reused) {
-        t.reused++;
-        if (r.billed && r.cost)
-            t.reuseSaved += r.cost.batch;
-        return;
-    }
-    if (!r.billed || !r.usage)
-        return;
-    const { cachedInputTokens: read, cacheWriteTokens, cacheWrite1hTokens = 0 } = r.usage;
-    if (read || cacheWriteTokens || cacheWrite1hTokens) {
-        t.cache ??= { readTokens: 0, writeTokens: 0, saved: 0 };
-        t.cache.readTokens += read;
-        t.cache.writeTokens += cacheWriteTokens + cacheWrite1hTokens;
-        t.cache.saved += r.cost?.cacheSaved ?? 0;
-    }
-    if (r.cost) {
-        t.batchCost += r.cost.batch;
-        t.realtimeCost += r.cost.realtime;
-    }
-    else {
-        t.unpriced++;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/score/script.ts
-/**
- * Inline JavaScript as promptfoo runs it (javascript assertions and transforms): a value on one line is an
- * expression, optionally after `const`/`let`/`var` statements; a value spanning lines is a function body that
- * returns its own result.
- */
-function functionBody(code) {
-    // YAML block scalars (`value: |`) end with a newline; that alone does not make the value multi-line.
-    const source = code.trimEnd();
-    if (source.includes('\n'))
-        return source;
-    const line = source.trim().replace(/;+\s*$/, '');
-    if (!/^(const|let|var)\s/.test(line))
-        return `return ${line}`;
-    const semicolon = lastTopLevelSemicolon(line);
-    const last = semicolon === -1 ? '' : line.slice(semicolon + 1).trim();
-    return last ? `${line.slice(0, semicolon + 1)} return ${last}` : line;
-}
-/**
- * Compiled scripts by argument names and code. A suite runs the same few scripts for every case: compiling each
- * call anew (`new Function`) left V8 a new function, bytecode and feedback per case, about 1 KB each until a full
- * GC (240 MB of code space at 200,000 cases). Bounded, for suites whose code differs per test (templated).
- */
-const script_compiled = new Map();
-const MAX_COMPILED = 1_000;
-/** Runs `code` as a function of the named arguments and returns what it returns. */
-function runScript(code, args) {
-    const names = Object.keys(args);
-    const key = `${names.join(',')}\n${code}`;
-    let fn = script_compiled.get(key);
-    if (!fn) {
-        fn = new Function(...names, functionBody(code));
-        if (script_compiled.size >= MAX_COMPILED)
-            script_compiled.clear();
-        script_compiled.set(key, fn);
-    }
-    return fn(...Object.values(args));
-}
-/** The code shortened to one line, to name it in an error message. */
-function snippet(code, max = 80) {
-    const line = code.replace(/\s+/g, ' ').trim();
-    return line.length > max ? `${line.slice(0, max - 1)}…` : line;
-}
-function errorMessage(err) {
-    return err instanceof Error ? err.message : String(err);
-}
-/** Index of the last `;` outside strings, comments and brackets, or -1. */
-function lastTopLevelSemicolon(code) {
-    let depth = 0;
-    let last = -1;
-    for (let i = 0; i < code.length; i++) {
-        const c = code[i];
-        if (c === '"' || c === "'" || c === '`') {
-            i = endOfString(code, i);
-        }
-        else if (c === '/' && code[i + 1] === '/') {
-            break;
-        }
-        else if (c === '/' && code[i + 1] === '*') {
-            const end = code.indexOf('*/', i + 2);
-            i = end === -1 ? code.length : end + 1;
-        }
-        else if (c === '(' || c === '[' || c === '{') {
-            depth++;
-        }
-        else if (c === ')' || c === ']' || c === '}') {
-            depth--;
-        }
-        else if (c === ';' && depth === 0) {
-            last = i;
-        }
-    }
-    return last;
-}
-function endOfString(code, start) {
-    const quote = code[start];
-    for (let i = start + 1; i < code.length; i++) {
-        if (code[i] === '\\')
-            i++;
-        else if (code[i] === quote)
-            return i;
-    }
-    return code.length;
-}
-
-;// CONCATENATED MODULE: ./src/score/json-checks.ts
-
-
-const json_checks_ajv = new ajv.Ajv({ allErrors: true, strict: false, logger: false });
-const validators = new Map();
-/** Whether an is-json / contains-json value asks for a schema check (promptfoo skips null, undefined and ''). */
-function hasSchema(value) {
-    return value !== undefined && value !== null && value !== '';
-}
-/** Compiles a JSON schema given as an object, or as JSON or YAML text (promptfoo accepts both). */
-function schemaValidator(value) {
-    const schema = typeof value === 'string' ? (0,dist/* parse */.qg)(value) : value;
-    if (typeof schema !== 'boolean' && (typeof schema !== 'object' || schema === null)) {
-        throw new Error('the value must be a JSON schema (an object, or JSON or YAML text of one)');
-    }
-    // Every case renders its own copy of the value, so cache by content rather than identity.
-    const key = JSON.stringify(schema);
-    let validate = validators.get(key);
-    if (!validate) {
-        validate = json_checks_ajv.compile(schema);
-        validators.set(key, validate);
-    }
-    return validate;
-}
-function json_checks_schemaErrors(validate) {
-    return json_checks_ajv.errorsText(validate.errors);
-}
-function parseJson(text) {
-    try {
-        return { ok: true, value: JSON.parse(text) };
-    }
-    catch {
-        return { ok: false };
-    }
-}
-/**
- * The JSON objects embedded in text (prose, code fences), as promptfoo's contains-json finds them: each
- * balanced `{...}` that parses, scanning on after it. Bare arrays and scalars do not count; objects inside an
- * array do.
- */
-function extractJsonObjects(text) {
-    const found = [];
-    for (let start = text.indexOf('{'); start !== -1;) {
-        const end = matchingBrace(text, start);
-        const parsed = end === -1 ? undefined : parseJson(text.slice(start, end + 1));
-        if (parsed?.ok && typeof parsed.value === 'object' && parsed.value !== null) {
-            found.push(parsed.value);
-            start = text.indexOf('{', end + 1);
-        }
-        else {
-            start = text.indexOf('{', start + 1);
-        }
-    }
-    return found;
-}
-/** Index of the `}` closing the `{` at `start`, skipping braces inside JSON strings; -1 when unbalanced. */
-function matchingBrace(text, start) {
-    let depth = 0;
-    let inString = false;
-    for (let i = start; i < text.length; i++) {
-        const c = text[i];
-        if (inString) {
-            if (c === '\\')
-                i++;
-            else if (c === '"')
-                inString = false;
-        }
-        else if (c === '"') {
-            inString = true;
-        }
-        else if (c === '{') {
-            depth++;
-        }
-        else if (c === '}' && --depth === 0) {
-            return i;
-        }
-    }
-    return -1;
 }
 
 ;// CONCATENATED MODULE: ./src/grade/verdict.ts
@@ -61067,11 +60308,15 @@ function gradingRequests(assertion, grader, output, context) {
         }
         const messages = gradingMessages(assertion, { output, vars: context.vars, prompt: context.prompt });
         const { api } = grader;
-        return { requests: [{ id: requestId({ provider, baseURL, model, params, messages, ...(api ? { api } : {}) }), model, messages, params, ...(api ? { api } : {}) }] };
+        return { requests: [{ id: requestId({ provider, baseURL, model, params, messages, api }), model, messages, params, ...(api ? { api } : {}) }] };
     }
     catch (err) {
         return { failure: `${assertion.type}: ${err.message}` };
     }
+}
+/** The grading batch of a grader: one per kind, model, endpoint and API. */
+function graderKey(grader) {
+    return ['grade', grader.kind, grader.provider, grader.baseURL ?? '', grader.model, ...(grader.api ? [grader.api] : [])].join('|');
 }
 /**
  * The second phase of a run with model-graded assertions: the grading requests of every case whose output is in,
@@ -61091,7 +60336,7 @@ class GradingRun {
             if (this.#requests.has(request.id))
                 return;
             this.#requests.set(request.id, { request, grader });
-            const key = ['grade', grader.kind, grader.provider, grader.baseURL ?? '', grader.model, ...(grader.api ? [grader.api] : [])].join('|');
+            const key = graderKey(grader);
             let batch = batches.get(key);
             if (!batch)
                 batches.set(key, (batch = { key, provider: grader.provider, model: grader.model, baseURL: grader.baseURL, purpose: 'grading', requests: [] }));
@@ -61213,6 +60458,1048 @@ class GradingRun {
     }
 }
 
+;// CONCATENATED MODULE: ./src/plan/cache-prefix.ts
+
+
+
+/**
+ * Anthropic prompt caching, opt-in per provider (`config.promptCaching`). Across a model's requests, each request's
+ * longest prefix (the system prompt, then its messages one by one) that at least one other request shares byte for
+ * byte, and that is long enough for Anthropic to cache, gets the cache breakpoint: the request's `cachePrefix`, which
+ * the Anthropic provider sends as `cache_control` on that prefix's last block. The first request with a prefix writes
+ * it to the cache (1.25 times the input price, 2 times for the 1-hour cache), later ones read it (0.1 times), batch
+ * discount included. In a batch, Anthropic serves cache hits on a best-effort basis.
+ */
+/**
+ * Gives the requests of every Anthropic batch whose provider asked for caching (`optedIn`, the plan's `caching`) their
+ * cache breakpoints, one model at a time. Called on the requests that are sent (after any that earlier outputs answer
+ * are taken out, before batches are split), so a prefix counts as shared only by requests that go out.
+ */
+function markPromptCaching(batches, optedIn, log) {
+    if (!optedIn || optedIn.size === 0)
+        return;
+    // A batch is one model at one endpoint (the cache is the endpoint's); the parts of a split one are counted together.
+    const byKey = new Map();
+    for (const batch of batches) {
+        if (batch.provider !== 'anthropic' || batch.purpose === 'grading')
+            continue;
+        const key = batch.key.replace(/#\d+$/, '');
+        const entry = byKey.get(key);
+        if (entry)
+            entry.requests.push(...batch.requests);
+        else
+            byKey.set(key, { model: batch.model, requests: [...batch.requests] });
+    }
+    for (const { model, requests } of byKey.values())
+        markCachePrefixes(model, requests, optedIn, log);
+}
+/** A prefix is marked when at least this many requests share it: one write, then reads. */
+const MIN_SHARING_REQUESTS = 2;
+/** Tokens of a prefix of `chars` characters, by the estimate's rule for Claude models (Anthropic has no offline tokenizer). */
+function estimateCacheTokens(chars) {
+    return Math.ceil(chars / ANTHROPIC_CHARS_PER_TOKEN);
+}
+/**
+ * The shortest prompt prefix Anthropic caches, in tokens, by model (Anthropic's prompt caching docs, "Cache
+ * limitations", checked 2026-11; where copies of that table disagree, the lower figure). A shorter prefix marked with
+ * cache_control is simply not cached (no error, no write charge), so for a model not listed the lowest minimum is
+ * assumed and the marker is sent.
+ */
+const MIN_CACHEABLE_TOKENS = [
+    ['claude-opus-4-6', 4096],
+    ['claude-opus-4-5', 4096],
+    ['claude-haiku-4-5', 4096],
+    ['claude-3-5-haiku', 2048],
+    ['claude-3-haiku', 2048],
+    ['claude-sonnet-4-6', 1024],
+    ['claude-sonnet-4-5', 1024],
+    ['claude-opus-4-1', 1024],
+    ['claude-opus-4', 1024],
+    ['claude-sonnet-4', 1024],
+    ['claude-3-7-sonnet', 1024],
+    ['claude-3-5-sonnet', 1024],
+    ['claude-3-opus', 1024],
+];
+const DEFAULT_MIN_CACHEABLE_TOKENS = 1024;
+/** The model's minimum cacheable prefix: the entry whose id is the model or the longest that starts it (dated versions). */
+function minCacheableTokens(model) {
+    const entry = MIN_CACHEABLE_TOKENS.filter(([id]) => model === id || model.startsWith(`${id}-`)).sort((a, b) => b[0].length - a[0].length)[0];
+    return entry ? { tokens: entry[1], known: true } : { tokens: DEFAULT_MIN_CACHEABLE_TOKENS, known: false };
+}
+/** Parameters that do not change the prompt Anthropic caches: requests that differ only in these share a cache. */
+const SAMPLING_PARAMS = new Set(['max_tokens', 'temperature', 'top_p', 'top_k', 'stop', 'stop_sequences', 'metadata', 'service_tier']);
+/**
+ * Gives each opted-in request of one model its cache breakpoint: the longest prefix of its blocks that at least
+ * MIN_SHARING_REQUESTS opted-in requests (with the same prompt-shaping parameters) share and that has at least the
+ * model's minimum cacheable tokens. `optedIn` maps request ids to the cache they asked for. Logs what it did.
+ */
+function markCachePrefixes(model, requests, optedIn, log) {
+    const minTokens = minCacheableTokens(model);
+    const candidates = requests.filter((r) => optedIn.has(r.id) && r.input === undefined);
+    const marking = { marked: 0, optedIn: candidates.length, prefixes: [], minTokens };
+    if (candidates.length === 0)
+        return marking;
+    const roots = new Map();
+    const blocksOf = new Map();
+    const rootOf = new Map();
+    for (const request of candidates) {
+        const group = promptParams(request);
+        let node = roots.get(group);
+        if (!node)
+            roots.set(group, (node = { count: 0, chars: 0 }));
+        rootOf.set(request, node);
+        const blocks = anthropicBlocks(request);
+        blocksOf.set(request, blocks);
+        node.count++;
+        for (const block of blocks) {
+            node.children ??= new Map();
+            let byText = node.children.get(block.role);
+            if (!byText)
+                node.children.set(block.role, (byText = new Map()));
+            let child = byText.get(block.text);
+            if (!child)
+                byText.set(block.text, (child = { count: 0, chars: node.chars + block.text.length }));
+            child.count++;
+            node = child;
+        }
+    }
+    const prefixes = new Map();
+    let longestTooShort = 0;
+    for (const request of candidates) {
+        let node = rootOf.get(request);
+        let best;
+        const blocks = blocksOf.get(request);
+        for (let depth = 0; depth < blocks.length; depth++) {
+            const block = blocks[depth];
+            node = node.children.get(block.role).get(block.text);
+            if (node.count < MIN_SHARING_REQUESTS)
+                break;
+            // An empty block cannot carry the marker (the API refuses an empty text block); a longer prefix still can.
+            if (block.text === '')
+                continue;
+            if (estimateCacheTokens(node.chars) >= minTokens.tokens)
+                best = { node, blocks: depth + 1 };
+            else
+                longestTooShort = Math.max(longestTooShort, estimateCacheTokens(node.chars));
+        }
+        if (!best)
+            continue;
+        request.cachePrefix = { blocks: best.blocks, ttl: optedIn.get(request.id) };
+        marking.marked++;
+        let prefix = prefixes.get(best.node);
+        if (!prefix)
+            prefixes.set(best.node, (prefix = { blocks: best.blocks, tokens: estimateCacheTokens(best.node.chars), requests: 0 }));
+        prefix.requests++;
+    }
+    marking.prefixes = [...prefixes.values()];
+    if (marking.marked < marking.optedIn && longestTooShort > 0)
+        marking.longestTooShort = longestTooShort;
+    log?.info(describeMarking(model, marking));
+    return marking;
+}
+/** The parameters that shape the prompt Anthropic caches, as one string: requests differing in any other share a cache. */
+function promptParams(request) {
+    return canonicalJson(Object.fromEntries(Object.entries(request.params).filter(([k]) => !SAMPLING_PARAMS.has(k))));
+}
+/**
+ * A marked request's cached prefix: `key`, the same for every request that shares the cache entry (model aside), and
+ * its text. Undefined for a request without a cache breakpoint.
+ */
+function cachedPrefixOf(request) {
+    if (!request.cachePrefix)
+        return undefined;
+    const blocks = anthropicBlocks(request).slice(0, request.cachePrefix.blocks);
+    return {
+        key: [promptParams(request), ...blocks.flatMap((b) => [b.role, b.text])].join('\u0000'),
+        text: blocks.map((b) => b.text).join(''),
+    };
+}
+/** The request as Anthropic gets it, block by block: the system prompt (all system messages joined), then each message. */
+function anthropicBlocks(request) {
+    const { system, messages } = splitSystem(request.messages);
+    const blocks = messages.map((m) => ({ role: m.role, text: m.content }));
+    return system === undefined ? blocks : [{ role: 'system', text: system }, ...blocks];
+}
+/** One log line: what was marked, or why caching was skipped. */
+function describeMarking(model, m) {
+    const label = `anthropic:${model}: prompt caching`;
+    const minimum = `${m.minTokens.tokens.toLocaleString('en-US')} tokens${m.minTokens.known ? ` Anthropic caches for ${model}` : ' (assumed: the lowest minimum Anthropic documents; the model is not in our table)'}`;
+    const estimate = `estimated at ${ANTHROPIC_CHARS_PER_TOKEN} characters a token`;
+    if (m.marked === 0) {
+        const why = m.longestTooShort !== undefined
+            ? `the longest prefix ${MIN_SHARING_REQUESTS} or more requests share is about ${m.longestTooShort.toLocaleString('en-US')} tokens (${estimate}), below the ${minimum}`
+            : `no prefix (the system prompt, then whole messages) is shared by ${MIN_SHARING_REQUESTS} or more of its ${m.optedIn.toLocaleString('en-US')} requests; put the shared part in a system message or messages of its own`;
+        return `${label} skipped: ${why}`;
+    }
+    const shown = [...m.prefixes].sort((a, b) => b.requests - a.requests);
+    const list = shown
+        .slice(0, 3)
+        .map((p) => `about ${p.tokens.toLocaleString('en-US')} tokens (${p.blocks === 1 ? '1 block' : `${p.blocks} blocks`}) shared by ${p.requests.toLocaleString('en-US')}`)
+        .join(', ');
+    const more = shown.length > 3 ? ` and ${shown.length - 3} more` : '';
+    const left = m.optedIn - m.marked;
+    const rest = left > 0 ? `; ${left.toLocaleString('en-US')} ${left === 1 ? 'shares' : 'share'} no prefix long enough to cache and ${left === 1 ? 'is' : 'are'} sent without` : '';
+    return (`${label}: a cache breakpoint on ${m.marked.toLocaleString('en-US')} of ${m.optedIn.toLocaleString('en-US')} requests, ` +
+        `${shown.length === 1 ? 'one prefix' : `${shown.length} prefixes`}: ${list}${more} (${estimate})${rest}. In a batch, cache hits are best-effort`);
+}
+
+;// CONCATENATED MODULE: ./src/plan/expand-vars.ts
+/** A var whose value is a list makes one case per item; several such vars make every combination (promptfoo). */
+function expandVars(vars) {
+    // No list: the one case shares the test's vars (a large suite has tens of thousands of tests; no copy of each).
+    if (!Object.values(vars).some((value) => Array.isArray(value) && value.length > 0))
+        return [vars];
+    let combos = [{}];
+    for (const [key, value] of Object.entries(vars)) {
+        const options = Array.isArray(value) && value.length > 0 ? value : [value];
+        combos = combos.flatMap((combo) => options.map((option) => ({ ...combo, [key]: option })));
+    }
+    return combos;
+}
+
+;// CONCATENATED MODULE: ./src/plan/render-prompt.ts
+
+const render_prompt_ROLES = new Set(['system', 'developer', 'user', 'assistant']);
+/**
+ * Renders a prompt for one case. Text that renders to a JSON list of chat messages is sent as those messages
+ * (as promptfoo does); any other text is one user message.
+ */
+function renderPrompt(prompt, vars) {
+    if (prompt.kind === 'chat') {
+        return prompt.messages.map((m) => ({ role: m.role, content: renderTemplate(String(m.content), vars) }));
+    }
+    const text = renderTemplate(prompt.template, vars);
+    const trimmed = text.trim();
+    if (trimmed.startsWith('[')) {
+        const messages = parseChat(trimmed);
+        if (messages)
+            return messages;
+        if (prompt.location?.file.endsWith('.json')) {
+            throw new Error('the rendered prompt is not a valid JSON list of {role, content} messages');
+        }
+    }
+    return [{ role: 'user', content: text }];
+}
+function parseChat(text) {
+    let parsed;
+    try {
+        parsed = JSON.parse(text);
+    }
+    catch {
+        return undefined;
+    }
+    if (!Array.isArray(parsed) || parsed.length === 0)
+        return undefined;
+    const ok = parsed.every((m) => m && typeof m === 'object' && render_prompt_ROLES.has(m.role) && typeof m.content === 'string');
+    return ok ? parsed.map((m) => ({ role: m.role, content: m.content })) : undefined;
+}
+
+;// CONCATENATED MODULE: ./src/plan/plan.ts
+
+
+
+
+
+/**
+ * The most cases a plan may hold. Past it the suite is a mistake, not an eval (list vars multiply: six vars of
+ * twenty items are 64 million cases), and the plan would not fit in memory: a million cases take some 500 MB.
+ */
+const MAX_CASES = 1_000_000;
+/** Expands prompts x providers x tests into cases, and their distinct requests into one batch per model. */
+function buildPlan(suite) {
+    checkCaseCount(suite);
+    const cases = [];
+    const batches = new Map();
+    const seen = new Set();
+    const issues = [];
+    /** Request id -> the prompt cache its provider asked for (an identical request of two providers: either asks). */
+    const caching = new Map();
+    /** Conversation key -> its thread, for prompts that use `_conversation`. */
+    const threads = new Map();
+    // Assertions and descriptions depend on a test's vars only: made once per test, shared by its cases.
+    const expanded = suite.tests.flatMap((test) => expandVars(test.vars).map((vars) => ({ test, vars })));
+    // A prompt renders alike for every provider: its messages are made once per test, and shared by the providers'
+    // requests (half the plan's text at two providers).
+    const renderedBy = new Map();
+    for (const provider of suite.providers) {
+        const prompts = suite.prompts.filter((p) => !provider.prompts || provider.prompts.includes(p.label));
+        const batch = batchFor(batches, provider);
+        for (const prompt of prompts) {
+            let rendered = renderedBy.get(prompt);
+            if (!rendered)
+                renderedBy.set(prompt, (rendered = new Array(expanded.length)));
+            for (const [i, entry] of expanded.entries()) {
+                const { test, vars } = entry;
+                // A later turn of a conversation is rendered once the turns before it are answered (conversation.ts).
+                const thread = prompt.conversational ? threadOf(threads, provider, prompt, test) : undefined;
+                let messages;
+                let assertions;
+                try {
+                    assertions = entry.assertions ??= test.assert.map((a) => renderAssertion(a, vars));
+                    if (thread && thread.cases.length > 0) {
+                        const c = { index: cases.length, provider: provider.label, prompt: prompt.label, description: (entry.description ??= plan_describe(test, vars)), vars, assertions, threshold: test.threshold, transform: test.transform, metadata: test.metadata, location: test.location, requestId: '' };
+                        thread.cases.push(c);
+                        cases.push(c);
+                        continue;
+                    }
+                    messages = rendered[i] ??= renderPrompt(prompt, prompt.conversational ? { ...vars, _conversation: [] } : vars);
+                }
+                catch (err) {
+                    issues.push({
+                        message: `prompt '${prompt.label}' cannot be rendered for this test: ${templateErrorMessage(err)}`,
+                        location: test.location ?? prompt.location,
+                    });
+                    continue;
+                }
+                const request = requestFor(provider, messages);
+                const { id } = request;
+                if (!seen.has(id)) {
+                    seen.add(id);
+                    batch.requests.push(request);
+                }
+                if (provider.promptCaching && caching.get(id) !== '1h')
+                    caching.set(id, provider.promptCaching);
+                const planned = {
+                    index: cases.length,
+                    provider: provider.label,
+                    prompt: prompt.label,
+                    description: (entry.description ??= plan_describe(test, vars)),
+                    vars,
+                    assertions,
+                    threshold: test.threshold,
+                    transform: test.transform,
+                    metadata: test.metadata,
+                    location: test.location,
+                    requestId: id,
+                };
+                cases.push(planned);
+                thread?.cases.push(planned);
+            }
+        }
+    }
+    if (issues.length)
+        throw new ConfigError(issues.slice(0, 20));
+    const conversations = [...threads.values()].filter((t) => t.cases.length > 1);
+    return {
+        cases,
+        batches: [...batches.values()].filter((b) => b.requests.length > 0),
+        ...(caching.size > 0 ? { caching } : {}),
+        ...(conversations.length > 0 ? { conversations } : {}),
+    };
+}
+/**
+ * The assertion with its value rendered for the vars; the assertion itself when rendering changes nothing (no
+ * template in it), so that the defaultTest's assertions and other constant ones are one object for every test.
+ */
+function renderAssertion(a, vars) {
+    const value = renderDeep(a.value, vars);
+    return value === a.value ? a : { ...a, value };
+}
+/** Counts the cases before making any, and refuses more than MAX_CASES, naming the test that makes the most. */
+function checkCaseCount(suite) {
+    const pairs = suite.providers.reduce((n, provider) => n + suite.prompts.filter((p) => !provider.prompts || provider.prompts.includes(p.label)).length, 0);
+    // At least one: the vars are expanded even when no prompt is left (a prompt file of only separators).
+    const perTest = Math.max(1, pairs);
+    let total = 0;
+    let largest;
+    for (const test of suite.tests) {
+        const count = Object.values(test.vars).reduce((n, v) => n * (Array.isArray(v) && v.length > 0 ? v.length : 1), perTest);
+        total += count;
+        if (!largest || count > largest.count)
+            largest = { test, count };
+    }
+    if (total <= MAX_CASES)
+        return;
+    const many = (n) => (n < 1e15 ? n.toLocaleString('en-US') : Number.isFinite(n) ? `about ${n.toExponential(1)}` : 'too many to count');
+    throw new ConfigError([
+        {
+            message: `the suite makes ${many(total)} cases (prompts x providers x tests, each list var making one case per item), ` +
+                `more than the ${MAX_CASES.toLocaleString('en-US')} batch-evals runs; the test here makes ${many(largest.count)}`,
+            location: largest.test.location ?? suite.prompts[0]?.location ?? { file: suite.file, line: 1, column: 1 },
+        },
+    ]);
+}
+/**
+ * The thread a test's case of a `_conversation` prompt belongs to: promptfoo's key, the provider's label, the prompt
+ * and the test's `metadata.conversationId` (tests without one share the prompt's thread), in test order.
+ */
+function threadOf(threads, provider, prompt, test) {
+    const id = test.metadata?.conversationId;
+    const key = `${provider.label}:${prompt.label}${id !== undefined && id !== '' ? `:${String(id)}` : ''}`;
+    let thread = threads.get(key);
+    if (!thread)
+        threads.set(key, (thread = { key, provider, prompt, cases: [] }));
+    return thread;
+}
+/** One batch per model, endpoint and API (a batch has one endpoint): a Responses API model's key says so. */
+function batchKeyOf(provider) {
+    return [provider.provider, provider.baseURL ?? '', provider.model, ...(provider.api ? [provider.api] : [])].join('|');
+}
+/** The request of a provider for these messages: its id hashes what decides the answer (the API among it). */
+function requestFor(provider, messages) {
+    const { api } = provider;
+    // An undefined api is left out of the hash: Chat Completions ids are as they were.
+    const id = requestId({ provider: provider.provider, baseURL: provider.baseURL, model: provider.model, params: provider.params, messages, api });
+    return { id, model: provider.model, messages, params: provider.params, ...(api ? { api } : {}) };
+}
+/** The provider's batch under `key` (one per model by default), made on first use. */
+function batchFor(batches, provider, key = batchKeyOf(provider)) {
+    let batch = batches.get(key);
+    if (!batch) {
+        batch = { key, provider: provider.provider, model: provider.model, baseURL: provider.baseURL, ...(provider.reuse === false ? { reuse: false } : {}), requests: [] };
+        batches.set(key, batch);
+    }
+    return batch;
+}
+function plan_describe(test, vars) {
+    if (test.description)
+        return test.description;
+    const text = Object.entries(vars)
+        .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+        .join(', ');
+    // Joined, not `${text.slice(0, 77)}...`: that would be a rope over a slice keeping the whole text alive, and
+    // every test keeps its description to the end of the run.
+    return text.length > 80 ? [text.slice(0, 77), '...'].join('') : text || '(no vars)';
+}
+
+;// CONCATENATED MODULE: ./src/plan/conversation.ts
+
+
+
+/** The turns after the first that are still to be sent: those whose earlier turn has no answer yet, when the run ends. */
+function unsentTurns(conversations) {
+    return conversations.flatMap((t) => t.cases.filter((c) => c.requestId === '').map((c) => ({ case: c, model: t.provider.model })));
+}
+/**
+ * The requests of turn `turn` (1-based; 2 and up) of every thread whose earlier turns are all answered (`answerOf`
+ * gives undefined for one that is not: its later turns wait), with the case each is for (the caller gives the case its
+ * request id). Identical requests in a round are sent once.
+ */
+function turnRound(conversations, turn, answerOf) {
+    const batches = new Map();
+    const sent = [];
+    const failed = [];
+    const caching = new Map();
+    const known = new Map();
+    for (const thread of conversations) {
+        const c = thread.cases[turn - 1];
+        if (!c || c.requestId !== '')
+            continue;
+        const earlier = [];
+        for (const before of thread.cases.slice(0, turn - 1)) {
+            const answer = answerOf(before);
+            if (!answer)
+                break;
+            earlier.push(conversationTurn(thread, answer));
+        }
+        if (earlier.length < turn - 1)
+            continue;
+        const { provider } = thread;
+        let messages;
+        try {
+            messages = renderPrompt(thread.prompt, { ...c.vars, _conversation: earlier });
+        }
+        catch (err) {
+            const message = templateErrorMessage(err);
+            // The usual cause: an answer with a quote or a line break, put into the JSON as it is.
+            const hint = /not a valid JSON list/.test(message) ? ' (an earlier answer may hold a quote or a line break that the template puts into the JSON as it is; `{{ completion.output | dump }}` writes it as a JSON string)' : '';
+            failed.push({ case: c, model: provider.model, error: `turn ${turn} of conversation ${thread.key} cannot be rendered with the turns before it: ${message}${hint}` });
+            continue;
+        }
+        const planned = requestFor(provider, messages);
+        let request = known.get(planned.id);
+        if (!request) {
+            known.set(planned.id, (request = planned));
+            batchFor(batches, provider, `${batchKeyOf(provider)}~turn${turn}`).requests.push(request);
+        }
+        const { id } = request;
+        sent.push({ case: c, request });
+        if (provider.promptCaching && caching.get(id) !== '1h')
+            caching.set(id, provider.promptCaching);
+    }
+    return { batches: [...batches.values()], sent, failed, caching };
+}
+/** The most turns any thread has. */
+function turnsOf(conversations) {
+    return conversations.reduce((n, t) => Math.max(n, t.cases.length), 0);
+}
+/**
+ * An earlier turn as promptfoo passes it: `prompt`, the messages when the prompt is a chat (a list, or text that
+ * renders to one), else the text; `input`, the last message's content; `output`, the answer.
+ */
+function conversationTurn(thread, answer) {
+    const { messages, output } = answer;
+    const last = messages.at(-1)?.content ?? '';
+    const chat = thread.prompt.kind === 'chat' || messages.length > 1 || messages[0]?.role !== 'user' || last.trim().startsWith('[');
+    return { prompt: chat ? messages : last, input: last, output };
+}
+
+;// CONCATENATED MODULE: ./src/cost/estimate.ts
+
+
+
+
+
+
+
+
+/**
+ * What a plan will cost, worked out before anything is sent: input tokens counted (OpenAI) or approximated
+ * (Anthropic) per distinct request, output tokens assumed (an answer's length is not known before it is written,
+ * only its cap, max_tokens), priced from the table at batch and at real-time prices. Requests with a prompt-cache
+ * breakpoint (Anthropic `promptCaching`) write their prefix once per model and read it after, as the cache is billed;
+ * "at most" assumes no read hits (in a batch they are best-effort). Model-graded assertions are
+ * graded in a second batch whose prompts hold the outputs: their line is rough, with the assumed output in place
+ * of the real one.
+ */
+/** A later turn's history holds the answers before it: each is stood in for by this word, once per assumed token. */
+const STAND_IN_WORD = 'answer ';
+/** Output tokens assumed per answer when nothing else is said: a short paragraph. */
+const DEFAULT_OUTPUT_TOKENS = 256;
+async function estimatePlan(plan, options) {
+    const assumed = options.outputTokens ?? DEFAULT_OUTPUT_TOKENS;
+    const reused = options.reused ?? new Set();
+    const groups = new Map();
+    const group = async (key, spec, purpose) => {
+        let g = groups.get(key);
+        if (!g) {
+            const counter = await counterFor(spec.provider, spec.model);
+            const cache = { write5m: 0, write1h: 0, read5m: 0, read1h: 0, prefixes: new Set() };
+            g = { key, ...spec, purpose, counter, requests: 0, reused: 0, inputTokens: 0, outputTokens: 0, maxOutputTokens: 0, uncapped: false, reusedInput: 0, reusedOutput: 0, cache };
+            groups.set(key, g);
+        }
+        return g;
+    };
+    // Generation: each distinct request once (the plan has already merged identical ones; a split batch's parts
+    // are one model).
+    const requests = new Map();
+    const count = async (batch, request) => {
+        if (requests.has(request.id))
+            return;
+        // A split batch's parts, and a conversation's later rounds, are one model: one row.
+        const g = await group(batch.key.split('#')[0].replace(/~turn\d+$/, ''), batch, 'generation');
+        const cap = outputCap(batch.provider, request.params);
+        const output = Math.min(assumed, cap ?? Infinity);
+        requests.set(request.id, { request, batch, output });
+        const input = g.counter.request(request);
+        if (reused.has(request.id)) {
+            g.reused++;
+            g.reusedInput += input;
+            g.reusedOutput += output;
+            return;
+        }
+        g.requests++;
+        g.inputTokens += input;
+        g.outputTokens += output;
+        if (cap === undefined)
+            g.uncapped = true;
+        else
+            g.maxOutputTokens += cap;
+        addCachedPrefix(g, request, input);
+    };
+    for (const batch of plan.batches)
+        for (const request of batch.requests)
+            await count(batch, request);
+    // Conversations: each later turn is rendered as it will be, but with stand-ins of the assumed length for the
+    // answers before it (which it holds), and counted as its model's.
+    const laterTurn = new Map();
+    if (plan.conversations) {
+        const answers = new Map();
+        const standIn = (request) => ({ messages: request.messages, output: STAND_IN_WORD.repeat(requests.get(request.id)?.output ?? assumed).trimEnd() });
+        for (const thread of plan.conversations) {
+            const first = requests.get(thread.cases[0].requestId)?.request;
+            if (first)
+                answers.set(thread.cases[0].index, standIn(first));
+        }
+        for (let turn = 2; turn <= turnsOf(plan.conversations); turn++) {
+            const round = turnRound(plan.conversations, turn, (c) => answers.get(c.index));
+            for (const batch of round.batches)
+                for (const request of batch.requests)
+                    await count(batch, request);
+            for (const { case: c, request } of round.sent) {
+                laterTurn.set(c.index, request);
+                answers.set(c.index, standIn(request));
+            }
+        }
+    }
+    // Grading, roughly: each model-graded assertion of each case makes the grading request it will make, with an
+    // empty output whose tokens are then added as the assumed output. Identical grading requests (the same rubric
+    // for the same request's output) are counted once, as they are sent once.
+    const seen = new Set();
+    let gradingNotEstimated = 0;
+    for (const c of plan.cases) {
+        const generated = requests.get(c.requestId || (laterTurn.get(c.index)?.id ?? ''));
+        if (!generated)
+            continue;
+        let prompt;
+        for (const assertion of c.assertions) {
+            const grader = assertion.grader;
+            if (!grader)
+                continue;
+            const key = graderKey(grader);
+            const g = await group(key, grader, 'grading');
+            const cap = outputCap(grader.provider, grader.params);
+            try {
+                if (grader.kind === 'embedding') {
+                    const [, ...expected] = embeddingInputs(assertion, '');
+                    if (!seen.has(`${key}|${c.requestId}`)) {
+                        seen.add(`${key}|${c.requestId}`);
+                        addGrading(g, generated.output, 0, 0); // an embedding writes no output
+                    }
+                    for (const text of expected) {
+                        if (seen.has(`${key}|=${text}`))
+                            continue;
+                        seen.add(`${key}|=${text}`);
+                        addGrading(g, g.counter.text(text), 0, 0);
+                    }
+                    continue;
+                }
+                prompt ??= generated.request.messages.map((m) => m.content).join('\n\n');
+                const messages = gradingMessages(assertion, { output: '', vars: c.vars, prompt });
+                const id = `${key}|${c.requestId}|${JSON.stringify(messages)}`;
+                if (seen.has(id))
+                    continue;
+                seen.add(id);
+                addGrading(g, g.counter.request({ messages }) + generated.output, Math.min(assumed, cap ?? Infinity), cap);
+            }
+            catch {
+                // Not renderable before the output exists (or at all): the grading run says why for each case.
+                gradingNotEstimated++;
+            }
+        }
+    }
+    const rows = [...groups.values()].filter((g) => g.requests + g.reused > 0).map((g) => estimate_row(g, options.pricing));
+    labelRows(rows, [...groups.values()].filter((g) => g.requests + g.reused > 0));
+    const priced = rows.filter((r) => r.price);
+    const sum = (pick) => priced.reduce((n, r) => (n === undefined || pick(r) === undefined ? undefined : n + pick(r)), 0);
+    return {
+        cases: plan.cases.length,
+        outputTokensAssumed: assumed,
+        rows,
+        total: {
+            batch: { expected: sum((r) => r.batch.total.expected), max: sum((r) => r.batch.total.max) },
+            realtime: { expected: sum((r) => r.realtime.expected), max: sum((r) => r.realtime.max) },
+        },
+        unpriced: rows.filter((r) => !r.price).map((r) => r.label),
+        reused: {
+            requests: rows.reduce((n, r) => n + r.reused, 0),
+            batch: rows.reduce((n, r) => n + (r.saved?.batch ?? 0), 0),
+            realtime: rows.reduce((n, r) => n + (r.saved?.realtime ?? 0), 0),
+        },
+        reasoningModels: rows.filter((r) => r.provider === 'openai' && /^(o\d|gpt-5)/.test(r.model.replace(/^ft:/, ''))).map((r) => r.label),
+        gradingNotEstimated,
+        laterTurns: laterTurn.size,
+        laterRounds: plan.conversations ? turnsOf(plan.conversations) - 1 : 0,
+    };
+}
+/** A request's cache prefix: written by the first request of the model that has it, read by the others. */
+function addCachedPrefix(g, request, input) {
+    const prefix = cachedPrefixOf(request);
+    if (!prefix || !request.cachePrefix)
+        return;
+    const tokens = Math.min(g.counter.text(prefix.text), input);
+    const hour = request.cachePrefix.ttl === '1h';
+    if (g.cache.prefixes.has(prefix.key)) {
+        if (hour)
+            g.cache.read1h += tokens;
+        else
+            g.cache.read5m += tokens;
+    }
+    else {
+        g.cache.prefixes.add(prefix.key);
+        if (hour)
+            g.cache.write1h += tokens;
+        else
+            g.cache.write5m += tokens;
+    }
+}
+function addGrading(g, input, output, cap) {
+    g.requests++;
+    g.inputTokens += input;
+    g.outputTokens += output;
+    if (cap === undefined)
+        g.uncapped = true;
+    else
+        g.maxOutputTokens += cap;
+}
+/**
+ * The most output tokens a request may bill: OpenAI's max_output_tokens (Responses API), max_completion_tokens or max_tokens; Anthropic's max_tokens,
+ * or the 1024 sent when the suite sets none. Undefined when there is no cap.
+ */
+function outputCap(provider, params) {
+    const cap = provider === 'openai' ? (params.max_output_tokens ?? params.max_completion_tokens ?? params.max_tokens) : (params.max_tokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS);
+    return typeof cap === 'number' && cap >= 0 ? cap : undefined;
+}
+function estimate_row(g, pricing) {
+    const price = priceOf(g.model, pricing);
+    const out = {
+        label: `${g.provider}:${g.model}`,
+        provider: g.provider,
+        model: g.model,
+        purpose: g.purpose,
+        requests: g.requests,
+        reused: g.reused,
+        inputTokens: g.inputTokens,
+        counting: g.counter.counting,
+        outputTokens: g.outputTokens,
+        maxOutputTokens: g.uncapped ? undefined : g.maxOutputTokens,
+    };
+    const c = g.cache;
+    if (c.prefixes.size > 0)
+        out.cache = { writeTokens: c.write5m + c.write1h, readTokens: c.read5m + c.read1h };
+    if (!price)
+        return out;
+    const usd = (input, output) => costOf({ inputTokens: input, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: output }, price, false);
+    // The cached prefixes priced as a run's usage is: expected, each read a hit; at most, none is, and every one writes.
+    const uncached = g.inputTokens - c.write5m - c.write1h - c.read5m - c.read1h;
+    const input = costOf({ inputTokens: uncached, cachedInputTokens: c.read5m + c.read1h, cacheWriteTokens: c.write5m, cacheWrite1hTokens: c.write1h, outputTokens: 0 }, price, false);
+    const inputAtMost = costOf({ inputTokens: uncached, cachedInputTokens: 0, cacheWriteTokens: c.write5m + c.read5m, cacheWrite1hTokens: c.write1h + c.read1h, outputTokens: 0 }, price, false);
+    const expected = input + usd(0, g.outputTokens);
+    const max = g.uncapped ? undefined : inputAtMost + usd(0, g.maxOutputTokens);
+    const saved = usd(g.reusedInput, g.reusedOutput);
+    return {
+        ...out,
+        price,
+        batch: {
+            input: input * BATCH_DISCOUNT,
+            output: usd(0, g.outputTokens) * BATCH_DISCOUNT,
+            total: { expected: expected * BATCH_DISCOUNT, max: max === undefined ? undefined : max * BATCH_DISCOUNT },
+        },
+        realtime: { expected, max },
+        saved: g.reused > 0 ? { batch: saved * BATCH_DISCOUNT, realtime: saved } : undefined,
+    };
+}
+/** Two rows of the same model at different endpoints are told apart by the endpoint. */
+function labelRows(rows, groups) {
+    const counts = new Map();
+    for (const r of rows)
+        counts.set(`${r.purpose}|${r.label}`, (counts.get(`${r.purpose}|${r.label}`) ?? 0) + 1);
+    rows.forEach((r, i) => {
+        if ((counts.get(`${r.purpose}|${r.label}`) ?? 0) > 1 && groups[i].baseURL)
+            r.label += ` (${groups[i].baseURL})`;
+    });
+}
+/**
+ * Why a run must not be sent with this limit, or undefined when its estimate is within it: the estimate at batch
+ * prices (with the assumed output), the limit, and the rows that cost the most. A model without a price cannot be
+ * checked, and is refused too: its cost could be anything.
+ */
+function overBudget(estimate, maxCost, money) {
+    if (estimate.unpriced.length > 0) {
+        return (`max-cost ${money(maxCost)} cannot be checked: no price is known for ${estimate.unpriced.join(', ')}. ` +
+            'Give its price under `pricing:` in the suite (USD per million tokens), or run without max-cost.');
+    }
+    const cost = estimate.total.batch.expected;
+    if (cost <= maxCost)
+        return undefined;
+    const biggest = [...estimate.rows]
+        .filter((r) => r.batch && r.batch.total.expected > 0)
+        .sort((a, b) => b.batch.total.expected - a.batch.total.expected)
+        .slice(0, 3)
+        .map((r) => {
+        const approx = r.counting.kind === 'approximate' || r.purpose === 'grading' ? '~' : '';
+        return `${r.purpose === 'grading' ? 'grading by ' : ''}${r.label} ${money(r.batch.total.expected)} (${r.requests} request${r.requests === 1 ? '' : 's'}, ${approx}${r.inputTokens.toLocaleString('en-US')} input tokens)`;
+    });
+    return (`the estimated batch cost ${money(cost)} is above max-cost ${money(maxCost)}, so nothing was sent. ` +
+        `Biggest contributors: ${biggest.join('; ')}. ` +
+        `(Input tokens counted with the tokenizer, ~ approximate; output assumed ${estimate.outputTokensAssumed} tokens an answer, capped at max_tokens.)`);
+}
+
+;// CONCATENATED MODULE: ./src/plan/split.ts
+/** The providers' documented limits per batch. */
+const PROVIDER_LIMITS = {
+    openai: { maxRequests: 50_000, maxBytes: 200 * 1024 * 1024 },
+    anthropic: { maxRequests: 100_000, maxBytes: 256 * 1024 * 1024 },
+};
+/** Room for what the estimate does not see: the line's envelope, escaping, the default max_tokens. */
+const BYTES_MARGIN = 0.95;
+/**
+ * Splits each model's requests into as many batches as its limits need: the provider's request and size
+ * limits, and the suite's own `batch:` caps (requests, estimated input tokens). One batch keeps its key; the
+ * parts of a split one are `key#1`, `key#2`…, so a resumed plan finds each part again.
+ */
+function splitBatches(batches, options = {}, providerLimits = PROVIDER_LIMITS) {
+    return batches.flatMap((batch) => {
+        const limits = providerLimits[batch.provider];
+        const maxRequests = Math.min(limits.maxRequests, options.maxRequests ?? Infinity);
+        const maxBytes = limits.maxBytes * BYTES_MARGIN;
+        const maxTokens = typeof options.maxEnqueuedTokens === 'number' ? options.maxEnqueuedTokens : (options.maxEnqueuedTokens?.[batch.model] ?? Infinity);
+        const parts = [];
+        let current = [];
+        let bytes = 0;
+        let tokens = 0;
+        for (const request of batch.requests) {
+            const size = requestBytes(request);
+            const estimate = estimateTokens(request);
+            if (current.length > 0 && (current.length + 1 > maxRequests || bytes + size > maxBytes || tokens + estimate > maxTokens)) {
+                parts.push(current);
+                current = [];
+                bytes = 0;
+                tokens = 0;
+            }
+            current.push(request);
+            bytes += size;
+            tokens += estimate;
+        }
+        if (current.length)
+            parts.push(current);
+        if (parts.length <= 1)
+            return [batch];
+        return parts.map((requests, i) => ({ ...batch, key: `${batch.key}#${i + 1}`, part: { index: i + 1, of: parts.length }, requests }));
+    });
+}
+/** The request's size on the wire, near enough: its messages and params as JSON, plus the line's envelope. */
+function requestBytes(request) {
+    const content = request.input ?? request.messages;
+    return Buffer.byteLength(JSON.stringify(content)) + Buffer.byteLength(JSON.stringify(request.params)) + request.model.length + 160;
+}
+/** Input tokens, estimated at four characters a token (English text; an estimate, not a tokenizer). */
+function estimateTokens(request) {
+    let chars = request.input?.length ?? 0;
+    for (const m of request.messages)
+        chars += m.content.length;
+    return Math.ceil(chars / 4) + 4 * request.messages.length;
+}
+
+;// CONCATENATED MODULE: ./src/estimate.ts
+
+
+
+
+
+
+/** Loads and plans a suite as a run would (no network, no key), and estimates what sending it would cost. */
+async function estimateSuite(configPath, settings, onWarnings) {
+    const { suite, warnings } = loadSuite(configPath);
+    onWarnings?.(warnings);
+    const plan = buildPlan(suite);
+    const reused = settings.earlier?.reusableIds(plan.batches);
+    // The batches as a run sends them: the requests earlier outputs answer left out, cache breakpoints placed, split.
+    const sent = reused ? plan.batches.map((b) => ({ ...b, requests: b.requests.filter((r) => !reused.has(r.id)) })).filter((b) => b.requests.length > 0) : plan.batches;
+    markPromptCaching(sent, plan.caching);
+    return estimateOf(plan, suite, settings, splitBatches(sent, suite.batch).length, reused);
+}
+/** The estimate of a plan, all of whose requests but the `reused` ones go out in `batches` batches. */
+async function estimateOf(plan, suite, settings, batches, reused) {
+    const estimate = await estimatePlan(plan, { pricing: suite.pricing, outputTokens: settings.outputTokens, reused });
+    return { estimate, heading: { title: suite.description ?? suite.file, batches, outputOption: settings.outputOption } };
+}
+/** A run refused by `max-cost`: nothing was sent. */
+class OverBudgetError extends Error {
+    estimate;
+    constructor(message, estimate) {
+        super(message);
+        this.estimate = estimate;
+    }
+}
+/**
+ * The `beforeSubmit` hook of a run with a `max-cost`: estimates the plan about to be sent, hands it to `onEstimate`,
+ * and throws OverBudgetError (so nothing is sent) when it is above the limit.
+ */
+function maxCostCheck(maxCost, settings, log, onEstimate) {
+    return async (plan, suite) => {
+        // The plan as the run sends it: reused requests taken out already, split.
+        const estimated = await estimateOf(plan, suite, settings, plan.batches.length);
+        await onEstimate?.(estimated);
+        const refusal = refusalOf(estimated.estimate, maxCost);
+        if (refusal)
+            throw new OverBudgetError(refusal, estimated);
+        log.info(`estimated batch cost ${money(estimated.estimate.total.batch.expected)} is within max-cost ${money(maxCost)}`);
+    };
+}
+/** Why a run must not be sent with this `max-cost` (see overBudget), or undefined: within it, or no limit. */
+function refusalOf(estimate, maxCost) {
+    return maxCost === undefined ? undefined : overBudget(estimate, maxCost, money);
+}
+/** A dollar amount as written in `max-cost` (`5`, `5.00`, `$5`). */
+function parseMaxCost(text, name) {
+    const value = Number(text.trim().replace(/^\$/, ''));
+    if (text.trim() === '' || !Number.isFinite(value) || value < 0)
+        throw new Error(`${name} must be an amount in USD, 0 or more (e.g. 5 or 0.50), not '${text}'`);
+    return value;
+}
+/** A whole number of output tokens to assume per answer. */
+function parseOutputTokens(text, name) {
+    const value = Number(text.trim());
+    if (text.trim() === '' || !Number.isInteger(value) || value < 0)
+        throw new Error(`${name} must be a whole number of tokens, 0 or more, not '${text}'`);
+    return value;
+}
+
+;// CONCATENATED MODULE: ./src/batch/batch-phase.ts
+
+
+
+
+/**
+ * One round trip through the batch API: submits the planned batches (or attaches to those already submitted),
+ * waits until they end or the deadline passes, and hands every result to the sink as it is read. A request that
+ * failed for a reason a retry could fix goes again in a new, smaller batch while retries and time are left;
+ * what succeeded is never sent again.
+ */
+async function runBatchPhase(batches, sink, options) {
+    const { log, maxRetries } = options;
+    const runs = batches.map((batch) => ({ batch, provider: providerFor(batch, options.credentials, log) }));
+    const fresh = options.attach ? attachBatches(runs, options.attach, log) : runs;
+    await submitBatches(fresh, options.metadata, log);
+    options.onSubmitted?.();
+    await waitForBatches(runs, options.wait, log);
+    options.onWaited?.();
+    const held = new Map();
+    let sinkMs = 0;
+    const onResult = (result) => {
+        const started = performance.now();
+        let added;
+        if (!result.ok && result.error.retryable && maxRetries > 0) {
+            added = !sink.has(result.id) && !held.has(result.id);
+            if (!sink.has(result.id))
+                held.set(result.id, result);
+        }
+        else {
+            held.delete(result.id);
+            added = sink.add(result);
+        }
+        sinkMs += performance.now() - started;
+        return added;
+    };
+    await streamResults(runs, log, onResult);
+    for (let attempt = 1; attempt <= maxRetries && held.size > 0 && Date.now() < options.wait.deadline; attempt++) {
+        const retried = new Map(held);
+        held.clear();
+        const retryRuns = retryBatches(runs, retried, attempt, options.batchOptions).map((batch) => ({ batch, provider: providerFor(batch, options.credentials, log) }));
+        log.info(`retry ${attempt} of ${maxRetries}: ${plural(retried.size, 'request')} that failed for a retryable reason (${describeErrors(retried)}), in ${plural(retryRuns.length, 'new batch', 'new batches')}`);
+        await submitBatches(retryRuns, options.metadata, log);
+        runs.push(...retryRuns);
+        await waitForBatches(retryRuns, options.wait, log);
+        await streamResults(retryRuns, log, onResult);
+        // A retry that brought no answer (not submitted, no result) keeps the error it had; one still running is pending.
+        const running = requestsOf(retryRuns.filter((r) => r.handle && r.status?.phase !== 'ended'));
+        for (const [id, result] of retried)
+            if (!sink.has(id) && !held.has(id) && !running.has(id))
+                held.set(id, result);
+    }
+    const stillRunning = requestsOf(runs.filter((r) => r.handle && r.status?.phase !== 'ended'));
+    for (const result of held.values())
+        if (!stillRunning.has(result.id))
+            sink.add(result);
+    options.onSinkTime?.(sinkMs);
+    const pending = new Set();
+    const batchErrors = new Map();
+    for (const run of runs) {
+        // A batch that failed validation names the lines (requests) it refused: each of their cases gets its own reason.
+        const byLine = new Map((run.status?.lineErrors ?? []).map((e) => [e.line, e.message]));
+        run.batch.requests.forEach((request, i) => {
+            const own = byLine.get(i + 1);
+            if (run.handle && run.status?.phase !== 'ended')
+                pending.add(request.id);
+            else if (own)
+                batchErrors.set(request.id, `the provider refused this request (line ${i + 1} of the batch file): ${own}`);
+            else if (run.error)
+                batchErrors.set(request.id, `batch ${run.error}`);
+        });
+    }
+    return { runs, pending, batchErrors };
+}
+/** The requests to send again, as new batches per model, never with a request that has its answer. */
+function retryBatches(runs, retried, attempt, options) {
+    const batches = new Map();
+    for (const run of runs) {
+        const base = run.batch.key.replace(/(#\d+)?(~retry\d+)?$/, '');
+        for (const request of run.batch.requests) {
+            if (!retried.has(request.id))
+                continue;
+            let batch = batches.get(base);
+            if (!batch)
+                batches.set(base, (batch = { ...run.batch, key: `${base}~retry${attempt}`, part: undefined, requests: [] }));
+            if (!batch.requests.some((r) => r.id === request.id))
+                batch.requests.push(request);
+        }
+    }
+    return splitBatches([...batches.values()], options);
+}
+function requestsOf(runs) {
+    return new Set(runs.flatMap((r) => r.batch.requests.map((q) => q.id)));
+}
+function describeErrors(results) {
+    const counts = new Map();
+    for (const r of results.values())
+        if (!r.ok)
+            counts.set(r.error.code, (counts.get(r.error.code) ?? 0) + 1);
+    return [...counts].map(([code, n]) => `${n} ${code}`).join(', ');
+}
+/** Gives each planned batch its already-submitted handle; returns the runs that still need submitting. */
+function attachBatches(runs, state, log) {
+    const unmatched = [];
+    for (const run of runs) {
+        // A batch found by listing the provider's batches has no key: it is matched by provider and model.
+        const known = state.batches.find((b) => b.key === run.batch.key) ??
+            state.batches.find((b) => !b.key && b.provider === run.batch.provider && b.model === run.batch.model);
+        if (known) {
+            run.handle = { provider: known.provider, batchId: known.batchId, requestCount: known.requestCount, submittedAt: known.submittedAt };
+            log.info(`${run.batch.provider}:${run.batch.model}: already submitted as ${known.batchId} at ${known.submittedAt}; collecting it, not submitting again`);
+        }
+        else {
+            unmatched.push(run);
+        }
+    }
+    return unmatched;
+}
+
+;// CONCATENATED MODULE: ./src/report/summary.ts
+function summarize(results, grading) {
+    const byProvider = new Map();
+    const total = emptyTally('Total', '');
+    for (const r of results) {
+        let tally = byProvider.get(r.case.provider);
+        if (!tally) {
+            tally = emptyTally(r.case.provider, r.model);
+            byProvider.set(r.case.provider, tally);
+        }
+        for (const t of [tally, total])
+            add(t, r);
+    }
+    for (const t of [...byProvider.values(), total]) {
+        const scored = t.passed + t.failed + t.errored;
+        t.passRate = scored > 0 ? t.passed / scored : undefined;
+    }
+    if (grading) {
+        total.batchCost += grading.batchCost;
+        total.realtimeCost += grading.realtimeCost;
+        total.unpriced += grading.unpriced;
+        total.reuseSaved += grading.reuseSaved;
+    }
+    return { providers: [...byProvider.values()], ...(grading ? { grading } : {}), total };
+}
+function emptyTally(label, model) {
+    return { label, model, cases: 0, passed: 0, failed: 0, errored: 0, pending: 0, batchCost: 0, realtimeCost: 0, unpriced: 0, reused: 0, reuseSaved: 0 };
+}
+function add(t, r) {
+    t.cases++;
+    t[r.status]++;
+    if (r.reused) {
+        t.reused++;
+        if (r.billed && r.cost)
+            t.reuseSaved += r.cost.batch;
+        return;
+    }
+    if (!r.billed || !r.usage)
+        return;
+    const { cachedInputTokens: read, cacheWriteTokens, cacheWrite1hTokens = 0 } = r.usage;
+    if (read || cacheWriteTokens || cacheWrite1hTokens) {
+        t.cache ??= { readTokens: 0, writeTokens: 0, saved: 0 };
+        t.cache.readTokens += read;
+        t.cache.writeTokens += cacheWriteTokens + cacheWrite1hTokens;
+        t.cache.saved += r.cost?.cacheSaved ?? 0;
+    }
+    if (r.cost) {
+        t.batchCost += r.cost.batch;
+        t.realtimeCost += r.cost.realtime;
+    }
+    else {
+        t.unpriced++;
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/reuse/earlier-outputs.ts
 /**
  * Earlier answers by request id (the hash of provider, model, params and rendered messages: the same id is the
@@ -61316,299 +61603,6 @@ function reuseEarlier(batches, sink, earlier) {
         has: (id) => sink.has(id),
     };
     return { batches: left, sink: recording, reused };
-}
-
-;// CONCATENATED MODULE: ./src/score/assertions.ts
-
-
-
-
-
-/**
- * Scores one assertion against the output, with promptfoo's semantics. The output is the model's text, or
- * whatever a transform made of it (objects are compared as their JSON text). Problems with the assertion's value
- * fail the assertion with the reason; only a type this stage does not know throws.
- */
-function evaluateAssertion(assertion, output, ctx) {
-    const evaluate = Object.hasOwn(EVALUATORS, assertion.type) ? EVALUATORS[assertion.type] : undefined;
-    if (!evaluate)
-        throw new Error(`evaluateAssertion: unsupported assertion type '${assertion.type}'`);
-    try {
-        return evaluate(assertion, output, ctx);
-    }
-    catch (err) {
-        return { assertion, pass: false, score: 0, reason: `${assertionName(assertion)}: ${errorMessage(err)}` };
-    }
-}
-const EVALUATORS = {
-    equals: binary((v, out) => {
-        if (typeof v === 'object') {
-            const parsed = parseJson(out);
-            const expected = JSON.stringify(v);
-            return outputTo(parsed.ok && (0,external_node_util_.isDeepStrictEqual)(v, parsed.value), `equal ${expected}`, out);
-        }
-        return outputTo(out === String(v), `equal "${v}"`, out);
-    }),
-    contains: binary((v, out) => {
-        const needle = scalar(v);
-        return outputTo(out.includes(needle), `contain "${needle}"`);
-    }),
-    icontains: binary((v, out) => {
-        const needle = scalar(v);
-        return outputTo(out.toLowerCase().includes(needle.toLowerCase()), `contain "${needle}"`);
-    }),
-    'contains-any': binary((v, out) => containsAny(list(v), out, false)),
-    'icontains-any': binary((v, out) => containsAny(list(v), out, true)),
-    'contains-all': binary((v, out) => containsAll(list(v), out, false)),
-    'icontains-all': binary((v, out) => containsAll(list(v), out, true)),
-    'starts-with': binary((v, out) => {
-        const prefix = nonEmptyString(v);
-        return outputTo(out.startsWith(prefix), `start with "${prefix}"`);
-    }),
-    regex: binary((v, out) => {
-        const pattern = nonEmptyString(v);
-        let re;
-        try {
-            re = new RegExp(pattern);
-        }
-        catch (err) {
-            throw new Error(`invalid regular expression: ${errorMessage(err)}`);
-        }
-        return outputTo(re.test(out), `match regex "${pattern}"`);
-    }),
-    'is-json': binary((v, out) => {
-        const parsed = parseJson(out);
-        if (!parsed.ok)
-            return check(false, 'Expected output to be valid JSON', '');
-        if (!hasSchema(v))
-            return check(true, '', 'Expected output to not be valid JSON');
-        const validate = schemaValidator(v);
-        return check(validate(parsed.value), `JSON does not conform to the provided schema. Errors: ${json_checks_schemaErrors(validate)}`, 'Output is JSON that conforms to the provided schema');
-    }),
-    'contains-json': binary((v, out) => {
-        const objects = extractJsonObjects(out);
-        if (objects.length === 0)
-            return check(false, 'Expected output to contain valid JSON', '');
-        if (!hasSchema(v))
-            return check(true, '', 'Expected output to not contain valid JSON');
-        const validate = schemaValidator(v);
-        if (objects.some((o) => validate(o)))
-            return check(true, '', 'Output contains JSON conforming to the provided schema');
-        validate(objects[objects.length - 1]);
-        return check(false, `JSON does not conform to the provided schema. Errors: ${json_checks_schemaErrors(validate)}`, '');
-    }),
-    levenshtein: binary((v, out, a) => {
-        if (typeof v !== 'string')
-            throw new Error('the value must be a string');
-        const threshold = a.threshold ?? 5;
-        const distance = levenshtein(out, v);
-        return check(distance <= threshold, `Levenshtein distance ${distance} is greater than threshold ${threshold}`, `Levenshtein distance ${distance} is less than or equal to threshold ${threshold}`);
-    }),
-    'word-count': binary((v, out) => {
-        const words = countWords(out);
-        if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-            const { min, max } = v;
-            if (min === undefined && max === undefined)
-                throw new Error('the value must have "min" and/or "max"');
-            if ((min !== undefined && typeof min !== 'number') || (max !== undefined && typeof max !== 'number')) {
-                throw new Error('"min" and "max" must be numbers');
-            }
-            if (min !== undefined && max !== undefined && min > max)
-                throw new Error(`min (${min}) must not exceed max (${max})`);
-            const range = min === undefined ? `at most ${max}` : max === undefined ? `at least ${min}` : `between ${min} and ${max}`;
-            const inRange = (min === undefined || words >= min) && (max === undefined || words <= max);
-            return check(inRange, `Word count ${words} is not ${range}`, `Word count ${words} is ${range}`);
-        }
-        const expected = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
-        if (Number.isNaN(expected))
-            throw new Error('the value must be a number or {min, max}');
-        return check(words === expected, `Word count ${words} does not equal expected ${expected}`, `Word count is ${expected}`);
-    }),
-    'rouge-n': (a, output) => {
-        if (typeof a.value !== 'string')
-            throw new Error('the value must be a string');
-        const score = rougeN(assertions_asText(output), a.value);
-        const threshold = a.threshold ?? 0.75;
-        const pass = score >= threshold !== a.negate;
-        const relation = score >= threshold ? 'greater than or equal to' : 'less than';
-        // promptfoo inverts the score of not-rouge-n, unlike the javascript score.
-        const reason = `ROUGE-N score ${score.toFixed(2)} is ${relation} threshold ${threshold}`;
-        return { assertion: a, pass, score: a.negate ? 1 - score : score, reason };
-    },
-    javascript: (a, output, ctx) => javascript(a, output, ctx),
-    cost: (a, _output, ctx) => {
-        if (ctx.cost === undefined) {
-            const why = "the model's price is unknown, so the request's cost cannot be checked (add a price for it under `pricing`)";
-            return notApplicable(a, why);
-        }
-        const cost = ctx.cost;
-        if (a.threshold === undefined) {
-            if (a.negate)
-                throw new Error('not-cost needs a threshold');
-            if (!a.metric)
-                throw new Error('cost without a threshold must set `metric` to record the cost as a named metric');
-            return { assertion: a, pass: true, score: cost, reason: 'Assertion passed' };
-        }
-        const pass = a.negate ? cost > a.threshold : cost <= a.threshold;
-        const failure = a.negate ? 'is less than or equal to' : 'is greater than';
-        const reason = pass ? 'Assertion passed' : `Cost $${cost.toPrecision(2)} ${failure} threshold ${a.threshold}`;
-        return { assertion: a, pass, score: pass ? 1 : 0, reason };
-    },
-    latency: (a) => notApplicable(a, 'latency cannot be measured in a batch: requests wait in a queue and are answered together, ' +
-        'so no request has a response time of its own'),
-};
-/** Evaluators whose check either holds or not: `not-` flips pass, and the score is 1 or 0. */
-function binary(fn) {
-    return (a, output) => {
-        const c = fn(a.value, assertions_asText(output), a);
-        const pass = c.holds !== a.negate;
-        const reason = pass ? 'Assertion passed' : a.negate ? c.negatedFailure : c.failure;
-        return { assertion: a, pass, score: pass ? 1 : 0, reason };
-    };
-}
-function check(holds, failure, negatedFailure) {
-    return { holds, failure, negatedFailure };
-}
-/** A check whose reasons read "Expected output to (not) <what>"; equals also quotes the output (shortened). */
-function outputTo(holds, what, output) {
-    const subject = output === undefined ? 'output' : `output "${output.length > 200 ? `${output.slice(0, 199)}…` : output}"`;
-    return check(holds, `Expected ${subject} to ${what}`, `Expected ${subject} to not ${what}`);
-}
-function containsAny(needles, out, ignoreCase) {
-    const hay = ignoreCase ? out.toLowerCase() : out;
-    const found = needles.filter((n) => hay.includes(ignoreCase ? n.toLowerCase() : n));
-    const quoted = needles.map((n) => `"${n}"`).join(', ');
-    return check(found.length > 0, `Expected output to contain one of ${quoted}`, `Expected output to not contain any of ${quoted}, but found "${found[0]}"`);
-}
-function containsAll(needles, out, ignoreCase) {
-    const hay = ignoreCase ? out.toLowerCase() : out;
-    const missing = needles.filter((n) => !hay.includes(ignoreCase ? n.toLowerCase() : n));
-    const all = needles.map((n) => `"${n}"`).join(', ');
-    return check(missing.length === 0, `Expected output to contain all of ${all}. Missing: ${missing.map((n) => `"${n}"`).join(', ')}`, `Expected output to not contain all of ${all}`);
-}
-/** The values of a contains-any/all assertion: a list, or a comma-separated string ("quoted, items" keep commas). */
-function list(value) {
-    if (Array.isArray(value)) {
-        if (value.length === 0)
-            throw new Error('the value must not be an empty list');
-        return value.map(String);
-    }
-    if (typeof value !== 'string' || value.trim() === '') {
-        throw new Error('the value must be a list or a comma-separated string');
-    }
-    const items = [];
-    let i = 0;
-    while (i < value.length) {
-        while (i < value.length && (value[i] === ',' || /\s/.test(value[i])))
-            i++;
-        if (i >= value.length)
-            break;
-        if (value[i] === '"') {
-            let item = '';
-            let closed = false;
-            for (i++; i < value.length; i++) {
-                if ((value[i] === '\\' || value[i] === '"') && value[i + 1] === '"')
-                    item += value[++i];
-                else if (value[i] === '\\' && value[i + 1] === '\\')
-                    item += value[++i];
-                else if (value[i] === '"') {
-                    closed = true;
-                    i++;
-                    break;
-                }
-                else
-                    item += value[i];
-            }
-            if (!closed)
-                throw new Error('a quoted item in the value is not closed');
-            while (i < value.length && /\s/.test(value[i]))
-                i++;
-            if (i < value.length && value[i] !== ',')
-                throw new Error('a quoted item in the value must be followed by a comma');
-            items.push(item);
-        }
-        else {
-            const end = value.indexOf(',', i);
-            const stop = end === -1 ? value.length : end;
-            items.push(value.slice(i, stop).trim());
-            i = stop;
-        }
-    }
-    return items;
-}
-function javascript(a, output, ctx) {
-    if (typeof a.value !== 'string' || a.value.trim() === '')
-        throw new Error('the value must be JavaScript code');
-    const code = a.value;
-    const withCode = (reason) => `${reason}\n${code.trimEnd()}`;
-    const failed = (reason) => ({ assertion: a, pass: false, score: 0, reason: withCode(reason) });
-    // promptfoo scripts call `context.provider.id()`.
-    const provider = { id: () => ctx.provider, label: ctx.provider };
-    const context = { vars: ctx.vars, prompt: ctx.prompt, provider, usage: ctx.usage, cost: ctx.cost };
-    let result;
-    try {
-        result = runScript(code, { output, context });
-    }
-    catch (err) {
-        return failed(`Custom function threw error: ${errorMessage(err)}`);
-    }
-    if (typeof result === 'boolean') {
-        const pass = result !== a.negate;
-        if (!pass)
-            return failed(`Custom function returned ${result}`);
-        return { assertion: a, pass, score: 1, reason: 'Assertion passed' };
-    }
-    if (typeof result === 'number' && Number.isFinite(result)) {
-        // A score passes when above 0, or when it reaches the threshold if one is set; `not-` flips pass but keeps the score.
-        const holds = a.threshold === undefined ? result > 0 : result >= a.threshold;
-        const pass = holds !== a.negate;
-        const threshold = a.threshold === undefined ? '' : ` (threshold ${a.threshold})`;
-        const reason = pass ? 'Assertion passed' : withCode(`Custom function returned ${result}${threshold}`);
-        return { assertion: a, pass, score: result, reason };
-    }
-    if (isGradingResult(result)) {
-        const pass = result.pass !== a.negate;
-        const score = typeof result.score === 'number' ? result.score : result.pass ? 1 : 0;
-        const fallback = pass ? 'Assertion passed' : `Custom function returned pass: ${result.pass}`;
-        const reason = typeof result.reason === 'string' && result.reason ? result.reason : fallback;
-        return { assertion: a, pass, score, reason };
-    }
-    const got = result instanceof Promise ? 'a Promise (async code is not supported)' : assertions_describe(result);
-    const multiLine = result === undefined && code.trimEnd().includes('\n');
-    const hint = multiLine ? ' (multi-line code is a function body and needs `return`)' : '';
-    return failed(`Custom function must return a boolean, a finite number, or an object {pass, score, reason}; it returned ${got}${hint}`);
-}
-function isGradingResult(value) {
-    if (typeof value !== 'object' || value === null || typeof value.pass !== 'boolean')
-        return false;
-    const score = value.score;
-    return score === undefined || (typeof score === 'number' && Number.isFinite(score));
-}
-function notApplicable(a, why) {
-    return { assertion: a, pass: false, score: 0, reason: `${assertionName(a)} not applicable: ${why}`, notApplicable: true };
-}
-/** The output as text: transforms may return objects, which assertions compare as JSON (as promptfoo does). */
-function assertions_asText(output) {
-    return typeof output === 'string' ? output : (JSON.stringify(output) ?? String(output));
-}
-function scalar(value) {
-    if (typeof value === 'string' && value !== '')
-        return value;
-    if (typeof value === 'number' && !Number.isNaN(value))
-        return String(value);
-    throw new Error('the value must be a non-empty string or a number');
-}
-function nonEmptyString(value) {
-    if (typeof value === 'string' && value !== '')
-        return value;
-    throw new Error('the value must be a non-empty string');
-}
-function assertions_describe(value) {
-    if (value === undefined || value === null || typeof value === 'number')
-        return String(value);
-    if (typeof value === 'string')
-        return `the string ${JSON.stringify(snippet(value, 60))}`;
-    return `a value of type ${Array.isArray(value) ? 'array' : typeof value}`;
 }
 
 ;// CONCATENATED MODULE: ./src/score/transform.ts
@@ -61993,10 +61987,17 @@ async function evaluate(options) {
     // Results are scored as they are read, so the raw results of a large run are never all in memory at once.
     const scorer = new RunScorer(plan, suite.pricing);
     const requestCount = plan.batches.reduce((n, b) => n + b.requests.length, 0);
-    const generation = reuseEarlier(plan.batches, scorer, options.reuse);
+    /**
+     * A phase's batches as they are sent: the requests earlier outputs answer taken out (and answered into the sink),
+     * Anthropic cache breakpoints placed, and the batches split at the providers' limits.
+     */
+    const prepare = (batches, sink, caching) => {
+        const left = reuseEarlier(batches, sink, options.reuse);
+        markPromptCaching(left.batches, caching, log);
+        return { ...left, batches: splitBatches(left.batches, suite.batch) };
+    };
+    const generation = prepare(plan.batches, scorer, plan.caching);
     plan.batches = generation.batches;
-    markPromptCaching(plan.batches, plan.caching, log);
-    plan.batches = splitBatches(plan.batches, suite.batch);
     stageEnd('plan');
     const { reused } = generation;
     const sent = reused ? ` (${reused} answered from earlier outputs, ${requestCount - reused} to send)` : '';
@@ -62016,9 +62017,9 @@ async function evaluate(options) {
     mark = performance.now() - scoringMs;
     // Conversations: each later turn goes out once the turn before it is answered, a round of batches a turn.
     const turns = plan.conversations
-        ? await conversationRounds(plan.conversations, scorer, options.reuse, log, (batches, sink, caching) => {
-            markPromptCaching(batches, caching, log);
-            return runBatchPhase(splitBatches(batches, suite.batch), sink, phaseOptions);
+        ? await conversationRounds(plan.conversations, scorer, log, (batches, caching) => {
+            const round = prepare(batches, scorer, caching);
+            return runBatchPhase(round.batches, round.sink, phaseOptions);
         })
         : undefined;
     // Model-graded assertions: the outputs that are in go out again, to the grader, as a second batch.
@@ -62032,8 +62033,8 @@ async function evaluate(options) {
                 log.info(`${role} ${g.provider}:${g.model}, the default (set defaultTest.options.provider to choose another)`);
         }
         log.info(`grading ${plural(awaiting.length, 'case')} with model-graded assertions: ${plural(run.requestCount, 'grading request')} in ${plural(run.batches.length, 'batch', 'batches')}`);
-        const { batches, sink } = reuseEarlier(run.batches, run, options.reuse);
-        const phase = await runBatchPhase(splitBatches(batches, suite.batch), sink, phaseOptions);
+        const { batches, sink } = prepare(run.batches, run);
+        const phase = await runBatchPhase(batches, sink, phaseOptions);
         run.finish(scorer, phase.pending, phase.batchErrors);
         grading = { runs: phase.runs, cost: run.cost(suite.pricing) };
     }
@@ -62051,7 +62052,7 @@ async function evaluate(options) {
  * and sent; a round still running at the deadline (or left for a later job) leaves the turns after it unsent, and
  * pending. Returns the rounds' runs, pending requests and batch errors.
  */
-async function conversationRounds(conversations, scorer, reuse, log, send) {
+async function conversationRounds(conversations, scorer, log, send) {
     const out = { runs: [], pending: new Set(), batchErrors: new Map() };
     for (let turn = 2; turn <= turnsOf(conversations); turn++) {
         const round = turnRound(conversations, turn, (c) => scorer.answerOf(c));
@@ -62064,8 +62065,7 @@ async function conversationRounds(conversations, scorer, reuse, log, send) {
         if (round.sent.length === 0)
             continue;
         log.info(`conversations: turn ${turn}: ${plural(round.sent.length, 'case')}, sent with the turns before them`);
-        const { batches, sink } = reuseEarlier(round.batches, scorer, reuse);
-        const phase = await send(batches, sink, round.caching);
+        const phase = await send(round.batches, round.caching);
         out.runs.push(...phase.runs);
         for (const id of phase.pending)
             out.pending.add(id);
@@ -62304,10 +62304,7 @@ async function main(argv) {
             beforeSubmit: maxCost === undefined ? undefined : maxCostCheck(maxCost, settings, consoleLogger),
             pollIntervalMs: { initial: durationOption('poll-interval', values['poll-interval']), max: 60_000 },
             log: consoleLogger,
-            onWarnings: (warnings) => {
-                for (const w of warnings)
-                    consoleLogger.warning(w.location ? `${w.location.file}:${w.location.line}:${w.location.column} ${w.message}` : w.message);
-            },
+            onWarnings: printWarnings,
         });
         const report = {
             title: outcome.suite.description ?? configPath,
@@ -62330,28 +62327,34 @@ async function main(argv) {
         return outcome.status === 'completed' ? 0 : outcome.status === 'pending' ? 3 : 1;
     }
     catch (err) {
-        if (err instanceof OverBudgetError) {
-            process.stdout.write(estimateText(err.estimate.estimate, err.estimate.heading));
-            console.error(`error: ${err.message}`);
-            return 4;
-        }
-        if (err instanceof ConfigError || err instanceof UsageError || err instanceof MissingCredentialsError) {
-            console.error(`error: ${err.message}`);
-            return 2;
-        }
-        console.error(`error: ${err.stack ?? err}`);
-        return 1;
+        return cli_failure(err);
     }
+}
+/** Config warnings on stderr, each with its file, line and column. */
+function printWarnings(warnings) {
+    for (const w of warnings)
+        consoleLogger.warning(w.location ? `${w.location.file}:${w.location.line}:${w.location.column} ${w.message}` : w.message);
+}
+/** The exit status of a command stopped by an error, which it prints: 4 above max-cost (with the estimate), 2 the user's input, 1 anything else. */
+function cli_failure(err) {
+    if (err instanceof OverBudgetError) {
+        process.stdout.write(estimateText(err.estimate.estimate, err.estimate.heading));
+        console.error(`error: ${err.message}`);
+        return 4;
+    }
+    if (err instanceof ConfigError || err instanceof UsageError || err instanceof MissingCredentialsError) {
+        console.error(`error: ${err.message}`);
+        return 2;
+    }
+    console.error(`error: ${err.stack ?? err}`);
+    return 1;
 }
 /** `batch-evals estimate`: the plan's tokens and cost, nothing sent; exit 4 when above --max-cost. */
 async function estimate(configPath, outputTokens, maxCostText, reuseFile) {
     try {
         const settings = { ...estimateSettings(outputTokens), earlier: reuseFile ? await readOutputsFile(reuseFile, consoleLogger) : undefined };
         const maxCost = maxCostText === undefined ? undefined : usage(() => parseMaxCost(maxCostText, '--max-cost'));
-        const { estimate, heading } = await estimateSuite(configPath, settings, (warnings) => {
-            for (const w of warnings)
-                consoleLogger.warning(w.location ? `${w.location.file}:${w.location.line}:${w.location.column} ${w.message}` : w.message);
-        });
+        const { estimate, heading } = await estimateSuite(configPath, settings, printWarnings);
         process.stdout.write(estimateText(estimate, heading));
         const refusal = refusalOf(estimate, maxCost);
         if (refusal) {
@@ -62361,12 +62364,7 @@ async function estimate(configPath, outputTokens, maxCostText, reuseFile) {
         return 0;
     }
     catch (err) {
-        if (err instanceof ConfigError || err instanceof UsageError) {
-            console.error(`error: ${err.message}`);
-            return 2;
-        }
-        console.error(`error: ${err.stack ?? err}`);
-        return 1;
+        return cli_failure(err);
     }
 }
 function estimateSettings(outputTokens) {

@@ -3,7 +3,7 @@ import type { ChatMessage } from '../config/types.ts';
 import type { Logger } from '../logger.ts';
 import { openAsBlob } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CREATE_RETRIES, errorText, mayHaveCreated, retryable, retryDelayMs, type HttpFailure } from './create-retry.ts';
+import { CREATE_RETRIES, errorText, failureOf as sdkFailureOf, mayHaveCreated, retryable, retryDelayMs } from './create-retry.ts';
 import { BatchLimitError, writeJsonl, type Frame } from './jsonl-file.ts';
 import { responseLines } from './lines.ts';
 import type { BatchHandle, BatchProvider, BatchRequest, BatchStatus, CachePrefix, RequestResult, Usage } from './types.ts';
@@ -86,9 +86,8 @@ export class AnthropicBatchProvider implements BatchProvider {
    * submit fails naming them rather than pay for the requests twice.
    */
   async #createOnce(bodyPath: string, count: number, label: string): Promise<Anthropic.Messages.Batches.MessageBatch> {
-    const { APIConnectionError, APIError } = await import('@anthropic-ai/sdk');
-    const failureOf = (err: unknown): HttpFailure | undefined =>
-      err instanceof APIConnectionError ? { connection: true } : err instanceof APIError ? { connection: false, status: err.status, headers: err.headers } : undefined;
+    const sdk = await import('@anthropic-ai/sdk');
+    const failureOf = (err: unknown) => sdkFailureOf(err, sdk);
     const batches = await this.#batches();
     const since = Date.now() - CLOCK_SKEW_MS;
     let failure: unknown;

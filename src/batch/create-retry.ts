@@ -16,6 +16,19 @@ export interface HttpFailure {
   headers?: Headers;
 }
 
+/** An SDK's error classes: both SDKs have an `APIError` with `status` and `headers`, and an `APIConnectionError` below it. */
+export interface SdkErrors {
+  APIError: abstract new (...args: never[]) => { status?: number; headers?: Headers };
+  APIConnectionError: abstract new (...args: never[]) => unknown;
+}
+
+/** An SDK error as the retry rules see it; undefined for anything else. */
+export function failureOf(err: unknown, sdk: SdkErrors): HttpFailure | undefined {
+  if (err instanceof sdk.APIConnectionError) return { connection: true };
+  if (err instanceof sdk.APIError) return { connection: false, status: err.status, headers: err.headers };
+  return undefined;
+}
+
 /** The SDKs' rule: connection errors, 408, 409, 429 and 5xx are tried again, unless `x-should-retry` says otherwise. */
 export function retryable(failure: HttpFailure | undefined): boolean {
   if (!failure) return false;

@@ -2,10 +2,13 @@ import { openAsBlob } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import OpenAI, { APIConnectionError, APIError } from 'openai';
 import type { Logger } from '../logger.ts';
-import { CREATE_RETRIES, errorText, retryable, retryDelayMs, type HttpFailure } from './create-retry.ts';
+import { CREATE_RETRIES, errorText, failureOf as sdkFailureOf, retryable, retryDelayMs } from './create-retry.ts';
 import { writeJsonl } from './jsonl-file.ts';
 import { responseLines } from './lines.ts';
 import type { BatchHandle, BatchMetadata, BatchProvider, FoundBatch, BatchRequest, BatchStatus, RequestError, RequestResult, Usage } from './types.ts';
+
+/** An error of the openai SDK as the retry rules see it. */
+const failureOf = (err: unknown) => sdkFailureOf(err, { APIError, APIConnectionError });
 
 export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 export const OPENAI_LIMITS = { maxRequests: 50_000, maxBytes: 200 * 1024 * 1024 };
@@ -166,13 +169,6 @@ export class OpenAIBatchProvider implements BatchProvider {
 }
 
 /** What the SDK retries: connection errors and timeouts, 408, 409, 429 and 5xx, or what `x-should-retry` says. */
-/** An SDK error as the retry rules see it. */
-function failureOf(err: unknown): HttpFailure | undefined {
-  if (err instanceof APIConnectionError) return { connection: true };
-  if (err instanceof APIError) return { connection: false, status: err.status, headers: err.headers };
-  return undefined;
-}
-
 /**
  * A suite's parameters for the Responses API, where two Chat Completions parameters moved (the API refuses them by
  * their old names): the output cap is `max_output_tokens`, and `response_format` is `text.format`, its

@@ -2,7 +2,8 @@ import { dirname } from 'node:path';
 import { isGraded } from './assertion-types.ts';
 import { ConfigError, keyPathString, type ConfigIssue } from './errors.ts';
 import { extensionOf, hasGlob, isFileRef, readReferenced, resolveRef } from './files.ts';
-import { parseGraderId, requestOptions } from './providers.ts';
+import { isRecord, parseGraderId, requestOptions } from './providers.ts';
+import { describeValue } from './validate.ts';
 import type { Assertion, ChatMessage, GraderSpec, ProviderSpec } from './types.ts';
 import { parseYaml, type KeyPath, type YamlSource } from './yaml-source.ts';
 
@@ -238,13 +239,13 @@ function chatMessages(value: unknown): ChatMessage[] | undefined {
 export function gradedValueProblem(type: string, value: unknown): { message: string; item?: number } | undefined {
   switch (type) {
     case 'llm-rubric':
-      if (typeof value === 'number' || typeof value === 'boolean') return { message: `llm-rubric's value must be the rubric, a text, not ${describe(value)}` };
+      if (typeof value === 'number' || typeof value === 'boolean') return { message: `llm-rubric's value must be the rubric, a text, not ${describeValue(value)}` };
       return undefined;
     case 'factuality':
     case 'model-graded-closedqa': {
       const what = type === 'factuality' ? 'the reference answer' : 'the criterion the output must meet';
       if (value === undefined || value === null) return { message: `${type} needs a value: ${what}` };
-      if (typeof value !== 'string') return { message: `${type}'s value must be ${what}, a text, not ${describe(value)}${colonHint(value)}` };
+      if (typeof value !== 'string') return { message: `${type}'s value must be ${what}, a text, not ${describeValue(value)}${colonHint(value)}` };
       return undefined;
     }
     case 'g-eval':
@@ -252,10 +253,10 @@ export function gradedValueProblem(type: string, value: unknown): { message: str
       const what = type === 'g-eval' ? 'the criteria (a text or a list of texts)' : 'the expected text (or a list of texts, any one of which may match)';
       if (value === undefined || value === null) return { message: `${type} needs a value: ${what}` };
       if (typeof value === 'string') return undefined;
-      if (!Array.isArray(value)) return { message: `${type}'s value must be ${what}, not ${describe(value)}${colonHint(value)}` };
+      if (!Array.isArray(value)) return { message: `${type}'s value must be ${what}, not ${describeValue(value)}${colonHint(value)}` };
       if (value.length === 0) return { message: `${type}'s value is an empty list: it needs ${what}` };
       const bad = value.findIndex((v) => typeof v !== 'string');
-      if (bad >= 0) return { message: `${type}'s value must be ${what}; this item is ${describe(value[bad])}${colonHint(value[bad])}`, item: bad };
+      if (bad >= 0) return { message: `${type}'s value must be ${what}; this item is ${describeValue(value[bad])}${colonHint(value[bad])}`, item: bad };
       return undefined;
     }
     default:
@@ -268,13 +269,3 @@ function colonHint(value: unknown): string {
   return isRecord(value) && Object.keys(value).length === 1 ? " (an unquoted text with ': ' in it is read as a mapping; quote it)" : '';
 }
 
-function describe(value: unknown): string {
-  if (value === null) return 'empty (null)';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  return `${typeof value} ${JSON.stringify(value)}`;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}

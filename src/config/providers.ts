@@ -134,6 +134,6 @@ function cacheTtl(value: unknown): '5m' | '1h' | undefined {
   return value === '1h' ? '1h' : undefined;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

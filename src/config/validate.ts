@@ -179,7 +179,7 @@ function shown(value: unknown): string {
   return typeof value === 'object' && value !== null ? describeValue(value) : String(value);
 }
 
-function describeValue(value: unknown): string {
+export function describeValue(value: unknown): string {
   if (value === null) return 'empty (null)';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';

@@ -37,7 +37,7 @@ export function costOf(usage: Usage, price: Price, batch: boolean): number {
   return (perMillion / 1_000_000) * (batch ? BATCH_DISCOUNT : 1);
 }
 
-export function cacheWrite1hPrice(price: Price): number {
+function cacheWrite1hPrice(price: Price): number {
   return price.cacheWrite1h ?? price.input * 2;
 }
 

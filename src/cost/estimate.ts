@@ -1,11 +1,12 @@
 import { ANTHROPIC_DEFAULT_MAX_TOKENS } from '../batch/anthropic.ts';
 import type { BatchRequest } from '../batch/types.ts';
-import type { GraderSpec, PriceOverride, ProviderName } from '../config/types.ts';
+import type { PriceOverride, ProviderName } from '../config/types.ts';
+import { graderKey } from '../grade/grading-run.ts';
 import { embeddingInputs, gradingMessages } from '../grade/prompts.ts';
 import { cachedPrefixOf } from '../plan/cache-prefix.ts';
 import { turnRound, turnsOf, type TurnAnswer } from '../plan/conversation.ts';
 import type { Plan, PlannedBatch } from '../plan/plan.ts';
-import { cacheWrite1hPrice, priceOf } from './cost.ts';
+import { costOf, priceOf } from './cost.ts';
 import { BATCH_DISCOUNT, type Price } from './prices.ts';
 import { counterFor, type Counting, type RequestCounter } from './tokens.ts';
 
@@ -266,10 +267,6 @@ function addGrading(g: Group, input: number, output: number, cap: number | undef
   else g.maxOutputTokens += cap;
 }
 
-function graderKey(grader: GraderSpec): string {
-  return ['grade', grader.kind, grader.provider, grader.baseURL ?? '', grader.model].join('|');
-}
-
 /**
  * The most output tokens a request may bill: OpenAI's max_output_tokens (Responses API), max_completion_tokens or max_tokens; Anthropic's max_tokens,
  * or the 1024 sent when the suite sets none. Undefined when there is no cap.
@@ -296,12 +293,11 @@ function row(g: Group, pricing: Record<string, PriceOverride>): EstimateRow {
   const c = g.cache;
   if (c.prefixes.size > 0) out.cache = { writeTokens: c.write5m + c.write1h, readTokens: c.read5m + c.read1h };
   if (!price) return out;
-  const usd = (input: number, output: number) => (input * price.input + output * price.output) / 1_000_000;
-  // The cached prefixes at their own prices: expected, each read a hit; at most, none is, and every one writes.
+  const usd = (input: number, output: number) => costOf({ inputTokens: input, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: output }, price, false);
+  // The cached prefixes priced as a run's usage is: expected, each read a hit; at most, none is, and every one writes.
   const uncached = g.inputTokens - c.write5m - c.write1h - c.read5m - c.read1h;
-  const hour = cacheWrite1hPrice(price);
-  const input = (uncached * price.input + c.write5m * price.cacheWrite + c.write1h * hour + (c.read5m + c.read1h) * price.cachedInput) / 1_000_000;
-  const inputAtMost = (uncached * price.input + (c.write5m + c.read5m) * price.cacheWrite + (c.write1h + c.read1h) * hour) / 1_000_000;
+  const input = costOf({ inputTokens: uncached, cachedInputTokens: c.read5m + c.read1h, cacheWriteTokens: c.write5m, cacheWrite1hTokens: c.write1h, outputTokens: 0 }, price, false);
+  const inputAtMost = costOf({ inputTokens: uncached, cachedInputTokens: 0, cacheWriteTokens: c.write5m + c.read5m, cacheWrite1hTokens: c.write1h + c.read1h, outputTokens: 0 }, price, false);
   const expected = input + usd(0, g.outputTokens);
   const max = g.uncapped ? undefined : inputAtMost + usd(0, g.maxOutputTokens);
   const saved = usd(g.reusedInput, g.reusedOutput);

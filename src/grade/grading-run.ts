@@ -33,10 +33,15 @@ function gradingRequests(assertion: Assertion, grader: GraderSpec, output: strin
     }
     const messages = gradingMessages(assertion, { output, vars: context.vars, prompt: context.prompt });
     const { api } = grader;
-    return { requests: [{ id: requestId({ provider, baseURL, model, params, messages, ...(api ? { api } : {}) }), model, messages, params, ...(api ? { api } : {}) }] };
+    return { requests: [{ id: requestId({ provider, baseURL, model, params, messages, api }), model, messages, params, ...(api ? { api } : {}) }] };
   } catch (err) {
     return { failure: `${assertion.type}: ${(err as Error).message}` };
   }
+}
+
+/** The grading batch of a grader: one per kind, model, endpoint and API. */
+export function graderKey(grader: GraderSpec): string {
+  return ['grade', grader.kind, grader.provider, grader.baseURL ?? '', grader.model, ...(grader.api ? [grader.api] : [])].join('|');
 }
 
 /** What grading cost: the second batch's own line in the report, included in the totals. */
@@ -72,7 +77,7 @@ export class GradingRun implements ResultSink {
     const add = (grader: GraderSpec, request: BatchRequest) => {
       if (this.#requests.has(request.id)) return;
       this.#requests.set(request.id, { request, grader });
-      const key = ['grade', grader.kind, grader.provider, grader.baseURL ?? '', grader.model, ...(grader.api ? [grader.api] : [])].join('|');
+      const key = graderKey(grader);
       let batch = batches.get(key);
       if (!batch) batches.set(key, (batch = { key, provider: grader.provider, model: grader.model, baseURL: grader.baseURL, purpose: 'grading', requests: [] }));
       batch.requests.push(request);

@@ -1,6 +1,7 @@
 import type { Assertion, ChatMessage } from '../config/types.ts';
 import { compileTemplate, renderTemplate, templateErrorMessage } from '../templates.ts';
 import { assertionName } from '../config/assertion-types.ts';
+import { asText } from '../score/assertions.ts';
 
 /**
  * Grading prompts for promptfoo's model-graded assertions, and what `similar` sends to an embeddings model. Pure:
@@ -350,10 +351,6 @@ function forTemplates(vars: Record<string, unknown>): Record<string, unknown> {
     else out[k] = v;
   }
   return out;
-}
-
-function asText(output: unknown): string {
-  return typeof output === 'string' ? output : (JSON.stringify(output) ?? String(output));
 }
 
 function nonBlank(v: unknown): boolean {

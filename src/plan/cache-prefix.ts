@@ -1,5 +1,6 @@
 import { splitSystem } from '../batch/anthropic.ts';
 import type { BatchRequest, CachePrefix } from '../batch/types.ts';
+import { ANTHROPIC_CHARS_PER_TOKEN } from '../cost/tokens.ts';
 import type { Logger } from '../logger.ts';
 import type { PlannedBatch } from './plan.ts';
 import { canonicalJson } from './request-id.ts';
@@ -35,11 +36,9 @@ export function markPromptCaching(batches: PlannedBatch[], optedIn: ReadonlyMap<
 /** A prefix is marked when at least this many requests share it: one write, then reads. */
 export const MIN_SHARING_REQUESTS = 2;
 
-/** Anthropic's rule of thumb: a Claude token is about 3.5 English characters (Anthropic has no offline tokenizer). */
-const CHARS_PER_TOKEN = 3.5;
-
+/** Tokens of a prefix of `chars` characters, by the estimate's rule for Claude models (Anthropic has no offline tokenizer). */
 export function estimateCacheTokens(chars: number): number {
-  return Math.ceil(chars / CHARS_PER_TOKEN);
+  return Math.ceil(chars / ANTHROPIC_CHARS_PER_TOKEN);
 }
 
 /**
@@ -185,7 +184,7 @@ function anthropicBlocks(request: BatchRequest): { role: string; text: string }[
 export function describeMarking(model: string, m: CacheMarking): string {
   const label = `anthropic:${model}: prompt caching`;
   const minimum = `${m.minTokens.tokens.toLocaleString('en-US')} tokens${m.minTokens.known ? ` Anthropic caches for ${model}` : ' (assumed: the lowest minimum Anthropic documents; the model is not in our table)'}`;
-  const estimate = `estimated at ${CHARS_PER_TOKEN} characters a token`;
+  const estimate = `estimated at ${ANTHROPIC_CHARS_PER_TOKEN} characters a token`;
   if (m.marked === 0) {
     const why =
       m.longestTooShort !== undefined

@@ -204,7 +204,8 @@ export function batchKeyOf(provider: Pick<ProviderSpec, 'provider' | 'baseURL' |
 /** The request of a provider for these messages: its id hashes what decides the answer (the API among it). */
 export function requestFor(provider: ProviderSpec, messages: ChatMessage[]): BatchRequest {
   const { api } = provider;
-  const id = requestId({ provider: provider.provider, baseURL: provider.baseURL, model: provider.model, params: provider.params, messages, ...(api ? { api } : {}) });
+  // An undefined api is left out of the hash: Chat Completions ids are as they were.
+  const id = requestId({ provider: provider.provider, baseURL: provider.baseURL, model: provider.model, params: provider.params, messages, api });
   return { id, model: provider.model, messages, params: provider.params, ...(api ? { api } : {}) };
 }
 

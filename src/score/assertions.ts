@@ -284,7 +284,8 @@ function notApplicable(a: Assertion, why: string): AssertionResult {
 }
 
 /** The output as text: transforms may return objects, which assertions compare as JSON (as promptfoo does). */
-function asText(output: unknown): string {
+/** An output as text: a string as it is, anything else (a transform's result) as JSON. */
+export function asText(output: unknown): string {
   return typeof output === 'string' ? output : (JSON.stringify(output) ?? String(output));
 }
 

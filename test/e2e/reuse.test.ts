@@ -103,6 +103,7 @@ describe('reusing earlier outputs', () => {
     expect(outcome.runs).toEqual([]);
     expect(outcome.status).toBe('completed');
     // The grading was reused too: the same rubric for the same output is the same grading request.
+    expect(outcome.summary.grading?.requests).toBeGreaterThan(0);
     expect(outcome.summary.grading?.reused).toBe(outcome.summary.grading?.requests);
     expect(outcome.summary.total.batchCost).toBe(0);
   }, 30_000);
